@@ -1,0 +1,1 @@
+"""erps layer (see DESIGN §2)."""

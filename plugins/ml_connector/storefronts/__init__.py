@@ -1,0 +1,1 @@
+"""storefronts layer (see DESIGN §2)."""
