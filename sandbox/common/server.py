@@ -205,15 +205,20 @@ class SimServer:
         return json_response(200, {"latency_ms": self.latency_ms})
 
     # -- dispatch ------------------------------------------------------------------------
-    def dispatch(self, req: Request) -> Response:
-        is_control = req.path.startswith("/_sandbox/")
+    def _match(self, req: Request) -> tuple[str, Handler] | None:
         for method, regex, endpoint, fn in self._routes:
             m = regex.match(req.path)
             if m and method == req.method:
                 req.params = m.groupdict()
-                break
-        else:
+                return endpoint, fn
+        return None
+
+    def dispatch(self, req: Request) -> Response:
+        is_control = req.path.startswith("/_sandbox/")
+        route = self._match(req)
+        if route is None:
             return self.not_found(req)
+        endpoint, fn = route
         if is_control:
             return fn(req)
         with self.lock:
@@ -248,6 +253,9 @@ class SimServer:
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are written separately: without TCP_NODELAY every keep-alive
+            # request stalls ~40 ms on delayed ACKs, which would distort every benchmark.
+            disable_nagle_algorithm = True
             server_version = f"ml-connector-sandbox/{sim.name}"
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default

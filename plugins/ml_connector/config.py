@@ -1,0 +1,134 @@
+"""Pipeline configuration (``include/pipelines/<pair>.yaml``) as validated objects.
+
+A pair is configuration plus a few lines in ``dags/``: which storefront and ERP connections,
+which mapping, schedules, windows, granularity and concurrency. Loading validates
+everything up front and an error names the file, the key path and what was expected, so a
+typo fails at parse time in the DAG processor with a readable import error instead of at
+3 a.m. inside a task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ml_connector.errors import ConfigError
+from ml_connector.settings import include_dir
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(value: object) -> dt.timedelta:
+    """``'15m'``, ``'2h'``, ``'30d'``, ``'45s'`` or a number of seconds."""
+    if isinstance(value, dt.timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.timedelta(seconds=value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"a duration like '15m', '2h', '30d' or seconds, got {value!r}")
+    return dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Endpoint(_Strict):
+    type: str
+    conn_id: str
+
+
+class Pools(_Strict):
+    storefront: str
+    erp: str
+
+
+class Webhooks(_Strict):
+    enabled: bool = True
+    scopes: tuple[str, ...] = ("store/order/*", "store/customer/*")
+    # Public URL of the receiver; empty = do not register (ensure_webhooks only reports).
+    destination: str = ""
+    header_name: str = "X-ML-Connector-Secret"
+
+
+class PipelineConfig(_Strict):
+    pair: str = Field(pattern=r"^[a-z0-9_]+$")
+    storefront: Endpoint
+    erp: Endpoint
+    mapping: str
+    state_conn_id: str = "ml_connector_state"
+    schedule: str = "0 * * * *"
+    reconcile_schedule: str = "30 6 * * *"
+    reconcile_days: int = Field(default=7, ge=1, le=62)
+    settle_lag: dt.timedelta = dt.timedelta(minutes=10)
+    overlap: dt.timedelta = dt.timedelta(minutes=15)
+    initial_lookback: dt.timedelta = dt.timedelta(days=30)
+    granularity: Literal["order", "daily"] = "order"
+    concurrency: int = Field(default=4, ge=1, le=32)
+    load_batch: int = Field(default=200, ge=1, le=5000)
+    retries: int = Field(default=3, ge=0, le=20)
+    retry_delay: dt.timedelta = dt.timedelta(seconds=30)
+    max_retry_delay: dt.timedelta = dt.timedelta(minutes=10)
+    pools: Pools
+    report_path: str = ""  # ObjectStoragePath URL; empty = file://$AIRFLOW_HOME/ml_connector_reports
+    webhooks: Webhooks = Webhooks()
+    tags: tuple[str, ...] = ()
+
+    @field_validator("settle_lag", "overlap", "initial_lookback", "retry_delay", "max_retry_delay", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> dt.timedelta:
+        return parse_duration(value)
+
+    @property
+    def mapping_path(self) -> Path:
+        path = Path(self.mapping)
+        return path if path.is_absolute() else include_dir() / "mappings" / path
+
+    @property
+    def webhook_asset_uri(self) -> str:
+        """The asset a verified webhook for this pair's storefront connection updates."""
+        return f"ml-connector://{self.storefront.type}/{self.storefront.conn_id}/events"
+
+
+def _key_path(loc: tuple[object, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def load_pipeline(path: Path) -> PipelineConfig:
+    """Read and validate one pipeline file; every problem is reported with its key path."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "(file)", "an existing pipeline file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(str(path), where, f"valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), "(top level)", "a mapping of settings", type(raw).__name__)
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{path}: {_key_path(e['loc'])}: expected {e['msg']}" for e in exc.errors()]
+        first = exc.errors()[0]
+        error = ConfigError(str(path), _key_path(first["loc"]), first["msg"], first.get("input"))
+        error.args = ("\n".join(problems),)
+        raise error from None
+
+
+@functools.cache
+def pipeline(pair: str) -> PipelineConfig:
+    """The validated config of ``pair`` from ``include/pipelines/<pair>.yaml`` (cached per process)."""
+    return load_pipeline(include_dir() / "pipelines" / f"{pair}.yaml")
+
+
+def all_pipelines() -> list[PipelineConfig]:
+    return [load_pipeline(p) for p in sorted((include_dir() / "pipelines").glob("*.yaml"))]

@@ -1,0 +1,84 @@
+"""Daily summary journals (``granularity: daily``): one journal per store, currency and posting day.
+
+Lines are the per-order journals' lines summed by (role, dims); the order-level detail stays in
+``sources`` (and in state / the audit trail). Summing already-rounded, already-balanced lines
+keeps the summary balanced in both currencies with no new rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+
+from ml_connector.core.journal import ONE, ROLE_LABELS, fit, source_label
+from ml_connector.core.keys import short_hash
+from ml_connector.core.mapping import Dims
+from ml_connector.core.model import ZERO, Journal, JournalKind, JournalLine
+
+RATE_QUANTUM = Decimal("0.00000001")  # PeopleSoft RATE_MULT has 8 decimals
+
+
+def _summary_rate(lines: list[JournalLine], currency: str, base_currency: str) -> Decimal:
+    """Weighted average rate of the day (base debits / transaction debits), for information."""
+    if currency == base_currency:
+        return ONE
+    debits = sum((ln.amount for ln in lines if ln.amount > 0), ZERO)
+    base_debits = sum((ln.base_amount for ln in lines if ln.amount > 0), ZERO)
+    return (base_debits / debits).quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP) if debits else ONE
+
+
+def _summarise_group(pair: str, journals: list[Journal]) -> Journal:
+    first = journals[0]
+    totals: dict[tuple[str, Dims], list[Decimal]] = {}
+    descriptions: dict[tuple[str, Dims], str] = {}
+    for journal in journals:
+        for line in journal.lines:
+            key = (line.role, line.dims)
+            sums = totals.get(key)
+            if sums is None:
+                totals[key] = [line.amount, line.base_amount]
+                descriptions[key] = line.description
+            else:
+                sums[0] += line.amount
+                sums[1] += line.base_amount
+                if descriptions[key] != line.description:
+                    descriptions[key] = ROLE_LABELS.get(line.role, line.role)
+    day = first.posting_date.isoformat()
+    lines = [
+        JournalLine(role, dims, amount, base, first.currency, fit(descriptions[(role, dims)]), day)
+        for (role, dims), (amount, base) in sorted(totals.items())
+        if amount or base
+    ]
+    sources = sorted({s for j in journals for s in j.sources}, key=lambda s: (s.system, s.object, s.id))
+    digest = short_hash("\n".join(f"{s.system}:{s.object}:{s.id}" for s in sources), 10)
+    systems = sorted({s.system for s in sources})
+    label = source_label(systems[0]) if len(systems) == 1 else "ML"
+    return Journal(
+        pair=pair,
+        key=f"{pair}:daily:{first.store_id}:{first.currency}:{day}:{digest}",
+        kind=JournalKind.DAILY,
+        store_id=first.store_id,
+        currency=first.currency,
+        base_currency=first.base_currency,
+        fx_rate=_summary_rate(lines, first.currency, first.base_currency),
+        posting_date=first.posting_date,
+        description=fit(f"{label} daily {day} {first.currency}"),
+        lines=tuple(lines),
+        sources=tuple(sources),
+        header=first.header,
+    )
+
+
+def summarise_daily(journals: Iterable[Journal], pair: str) -> list[Journal]:
+    """One DAILY journal per (store, currency, posting date), ordered by those three."""
+    groups: dict[tuple[str, str, object], list[Journal]] = {}
+    for journal in journals:
+        if journal.pair != pair:
+            raise ValueError(f"summarise_daily({pair!r}): journal {journal.key} belongs to pair {journal.pair!r}")
+        if journal.kind is JournalKind.DAILY:
+            raise ValueError(f"summarise_daily: {journal.key} is already a daily summary")
+        groups.setdefault((journal.store_id, journal.currency, journal.posting_date), []).append(journal)
+    return [_summarise_group(pair, groups[key]) for key in sorted(groups)]
+
+
+__all__ = ["summarise_daily"]

@@ -1,0 +1,67 @@
+"""What the pipeline needs from any ERP: one small adapter per ERP (see storefronts/base.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ml_connector.audit import AuditSink
+from ml_connector.core.mapping import Mapping
+from ml_connector.core.model import Customer, Journal
+
+
+@dataclass(frozen=True)
+class PostOutcome:
+    status: str  # posted | already_present | conflict
+    document_id: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerOutcome:
+    status: str  # created | updated | unchanged | guest
+    customer_id: str
+    changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """One posted line as the ERP reports it (for reconciliation)."""
+
+    document_id: str
+    posting_date: dt.date
+    dims: tuple[tuple[str, str], ...]
+    base_amount: Decimal
+    amount: Decimal
+    currency: str
+    reference: str
+
+
+class ErpAdapter(Protocol):
+    system: str
+
+    def hook(self, conn_id: str, audit: AuditSink | None = None) -> Any: ...
+
+    def document_id(self, hook: Any, journal: Journal) -> str: ...
+
+    def validate(self, hook: Any, journal: Journal) -> None: ...
+
+    def post_journal(self, hook: Any, journal: Journal, *, lookup_first: bool) -> PostOutcome: ...
+
+    def upsert_customer(self, hook: Any, customer: Customer | None) -> CustomerOutcome: ...
+
+    def read_back(self, hook: Any, mapping: Mapping, date_from: dt.date, date_to: dt.date) -> list[LedgerLine]: ...
+
+
+_ADAPTERS = {"peoplesoft": "ml_connector.erps.peoplesoft.adapter:ADAPTER"}
+
+
+def erp_adapter(kind: str) -> ErpAdapter:
+    try:
+        module, attr = _ADAPTERS[kind].split(":")
+    except KeyError:
+        raise ValueError(f"unknown ERP type {kind!r}; known: {sorted(_ADAPTERS)}") from None
+    return getattr(importlib.import_module(module), attr)

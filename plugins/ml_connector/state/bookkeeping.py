@@ -1,0 +1,169 @@
+"""Small per-pair bookkeeping: extraction watermarks, the webhook inbox, customer sync state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from ml_connector.core.model import require_utc
+from ml_connector.state._base import IN_CHUNK, StoreBase, check_statuses, chunked
+from ml_connector.state.rows import CustomerSync, WebhookEvent
+from ml_connector.state.schema import WEBHOOK_STATUSES, customer_sync, watermarks, webhook_inbox
+
+_w, _i, _c = watermarks, webhook_inbox, customer_sync
+
+
+class WatermarkStore(StoreBase):
+    def get_watermark(self, pair: str, stream: str) -> dt.datetime | None:
+        with self.engine.connect() as conn:
+            query = select(_w.c.value).where(_w.c.pair == pair, _w.c.stream == stream)
+            return conn.execute(query).scalar_one_or_none()
+
+    def set_watermark(
+        self, pair: str, stream: str, value: dt.datetime, *, force: bool = False
+    ) -> dt.datetime:
+        """Advance the watermark; an older value is ignored unless ``force`` (a deliberate backfill).
+
+        Returns the watermark now stored. The row is locked while deciding, so two concurrent
+        runs cannot move it backwards.
+        """
+        value = require_utc(value, f"watermark {pair}/{stream}")
+
+        def work(conn: Connection) -> dt.datetime:
+            current = conn.execute(
+                select(_w.c.value).where(_w.c.pair == pair, _w.c.stream == stream).with_for_update()
+            ).scalar_one_or_none()
+            now = self.now()
+            if current is None:
+                conn.execute(_w.insert().values(pair=pair, stream=stream, value=value, updated_at=now))
+                return value
+            if value > current or (force and value != current):
+                conn.execute(
+                    update(_w)
+                    .where(_w.c.pair == pair, _w.c.stream == stream)
+                    .values(value=value, updated_at=now)
+                )
+                return value
+            return current
+
+        return self._in_write(work)
+
+
+class InboxStore(StoreBase):
+    def add_webhook_event(
+        self,
+        storefront: str,
+        conn_id: str,
+        delivery_id: str,
+        topic: str,
+        object_type: str,
+        object_id: str,
+        payload: dict[str, Any],
+    ) -> bool:
+        """Queue a verified webhook delivery; False when that delivery id was already queued.
+
+        Deduplication is the unique key with ON CONFLICT DO NOTHING, so simultaneous retries
+        of the same delivery (the platforms do send them) cannot both get in.
+        """
+        statement = (
+            self._upsert(_i)
+            .values(
+                storefront=storefront,
+                conn_id=conn_id,
+                delivery_id=str(delivery_id),
+                topic=topic,
+                object_type=object_type,
+                object_id=str(object_id),
+                payload=payload,
+                received_at=self.now(),
+                status="pending",
+            )
+            .on_conflict_do_nothing(index_elements=["storefront", "conn_id", "delivery_id"])
+        )
+        return self._in_write(lambda conn: conn.execute(statement).rowcount == 1)
+
+    def pending_webhook_events(
+        self, storefront: str, conn_id: str, limit: int | None = None
+    ) -> list[WebhookEvent]:
+        """Oldest first."""
+        query = (
+            select(_i)
+            .where(_i.c.storefront == storefront, _i.c.conn_id == conn_id, _i.c.status == "pending")
+            .order_by(_i.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                WebhookEvent(
+                    id=row.id,
+                    storefront=row.storefront,
+                    conn_id=row.conn_id,
+                    delivery_id=row.delivery_id,
+                    topic=row.topic,
+                    object_type=row.object_type,
+                    object_id=row.object_id,
+                    payload=row.payload,
+                    received_at=row.received_at,
+                    status=row.status,
+                )
+                for row in conn.execute(query)
+            ]
+
+    def mark_webhook_events(self, ids: Iterable[int], status: str) -> int:
+        check_statuses({status}, WEBHOOK_STATUSES, "mark_webhook_events()")
+        id_list = list(ids)
+        processed_at = None if status == "pending" else self.now()
+
+        def work(conn: Connection) -> int:
+            changed = 0
+            for chunk in chunked(id_list, IN_CHUNK):
+                statement = (
+                    update(_i).where(_i.c.id.in_(chunk)).values(status=status, processed_at=processed_at)
+                )
+                changed += conn.execute(statement).rowcount
+            return changed
+
+        return self._in_write(work) if id_list else 0
+
+
+class CustomerSyncStore(StoreBase):
+    def get_customer_sync(self, pair: str, source_id: str) -> CustomerSync | None:
+        query = select(_c).where(_c.c.pair == pair, _c.c.customer_source_id == str(source_id))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else CustomerSync(**row._asdict())
+
+    def set_customer_sync(
+        self,
+        pair: str,
+        source_id: str,
+        *,
+        content_hash: str,
+        status: str,
+        erp_customer_id: str | None = None,
+        last_error: str | None = None,
+    ) -> None:
+        """Insert or update; an ERP customer id once known is kept when a later call passes None."""
+        insert = self._upsert(_c).values(
+            pair=pair,
+            customer_source_id=str(source_id),
+            erp_customer_id=erp_customer_id,
+            content_hash=content_hash,
+            status=status,
+            last_error=last_error,
+            updated_at=self.now(),
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=["pair", "customer_source_id"],
+            set_={
+                "erp_customer_id": func.coalesce(insert.excluded.erp_customer_id, _c.c.erp_customer_id),
+                "content_hash": insert.excluded.content_hash,
+                "status": insert.excluded.status,
+                "last_error": insert.excluded.last_error,
+                "updated_at": insert.excluded.updated_at,
+            },
+        )
+        self._in_write(lambda conn: conn.execute(statement))

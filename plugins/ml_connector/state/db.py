@@ -1,0 +1,153 @@
+"""Which database the state store uses, how to connect to it, and how to bring it up to date.
+
+Resolution order for the URL: ``ML_CONNECTOR_STATE_URL`` (tests, demo), then the Airflow
+connection ``ml_connector_state``, then a SQLite file next to Airflow's own (``AIRFLOW_HOME``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from ml_connector.state.hashing import canonical_json, load_json
+
+ENV_URL = "ML_CONNECTOR_STATE_URL"
+DEFAULT_CONN_ID = "ml_connector_state"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Arbitrary constant shared by every process that migrates: serialises first-time migrations.
+MIGRATION_LOCK_KEY = 0x6D6C_6373  # "mlcs"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _airflow_connection_uri(conn_id: str) -> str | None:
+    """The URI of Airflow connection ``conn_id``, or None when it is not defined."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id).get_uri()
+    except AirflowNotFoundException:
+        return None
+
+
+def _sqlalchemy_url(uri: str) -> str:
+    """Airflow writes ``postgres://``; SQLAlchemy needs an explicit driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg2://" + uri[len(prefix) :]
+    return uri
+
+
+def default_sqlite_url() -> str:
+    home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow").expanduser()
+    return f"sqlite:///{home / 'ml_connector_state.db'}"
+
+
+def state_url(conn_id: str = DEFAULT_CONN_ID) -> str:
+    """The SQLAlchemy URL of the state database (see the module docstring for the order)."""
+    if override := os.environ.get(ENV_URL):
+        return _sqlalchemy_url(override)
+    uri = _airflow_connection_uri(conn_id)
+    return _sqlalchemy_url(uri) if uri else default_sqlite_url()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, foreign keys, and BEGIN issued by us so write transactions can be IMMEDIATE."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the sqlite3 module must not BEGIN on its own
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints only
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A read-then-write transaction must hold the write lock from the start: a deferred
+        # one that upgrades later fails with SQLITE_BUSY regardless of the busy timeout.
+        mode = "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def build_engine(url: str) -> Engine:
+    """A new, uncached engine configured for the state store (tools and tests; tasks use get_engine)."""
+    parsed = make_url(url)
+    options: dict[str, Any] = {"json_serializer": canonical_json, "json_deserializer": load_json}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True, **options)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """One engine (and connection pool) per URL per process; ``None`` means ``state_url()``."""
+    url = url or state_url()
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = build_engine(url)
+        return engine
+
+
+def dispose_engine(url: str) -> None:
+    """Close and forget a cached engine (tests, forked workers)."""
+    with _engines_lock:
+        engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: IMMEDIATE on SQLite, an ordinary one on PostgreSQL."""
+    with engine.connect() as conn:
+        conn.execution_options(write=True)
+        with conn.begin():
+            yield conn
+
+
+def _alembic_config(conn: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to head. Idempotent and cheap, so every task may call it first.
+
+    Concurrent first runs are serialised: by a transaction-scoped advisory lock on PostgreSQL,
+    by the IMMEDIATE write lock on SQLite (whose DDL is transactional).
+    """
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        command.upgrade(_alembic_config(conn), "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None when never migrated)."""
+    from alembic.migration import MigrationContext
+
+    from ml_connector.state.schema import VERSION_TABLE
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
