@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 from ml_connector.audit import Exchange
 from ml_connector.core.model import Journal, JournalKind, JournalLine, SourceRef
@@ -95,10 +96,15 @@ def run(journals: int = 5000, lines: int = 6, latency_ms: int = 50, concurrency:
                                           concurrency=concurrency)
         hook.service(hook.journal_service)  # WSDL load is a one-off per worker, not per journal
         batch = [make_journal(n, lines, dt.date(2026, 10, 1) + dt.timedelta(days=n % 28)) for n in range(1, journals + 1)]
+        sim_cpu = psutil.Process(proc.pid).cpu_times()
+        own_cpu = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             results = list(pool.map(lambda j: post_journal(hook, j, lookup_first=False), batch))
         elapsed = time.perf_counter() - started
+        own_after, sim_after = resource.getrusage(resource.RUSAGE_SELF), psutil.Process(proc.pid).cpu_times()
+        client_cpu = own_after.ru_utime + own_after.ru_stime - own_cpu.ru_utime - own_cpu.ru_stime
+        server_cpu = sim_after.user + sim_after.system - sim_cpu.user - sim_cpu.system
         stored = requests.get(f"{base}/_sandbox/journals", timeout=120).json()["journals"]
         ids = Counter(j["JOURNAL_ID"] for j in stored)
         expected = {r.journal_id for r in results}
@@ -111,6 +117,8 @@ def run(journals: int = 5000, lines: int = 6, latency_ms: int = 50, concurrency:
             "ps_elapsed_s": round(elapsed, 2),
             "ps_journals_per_s": round(journals / elapsed, 1),
             "ps_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "ps_client_cpu_ms_per_journal": round(client_cpu * 1000 / journals, 2),
+            "ps_sim_cpu_ms_per_journal": round(server_cpu * 1000 / journals, 2),
             "ps_statuses": dict(statuses),
             "ps_http_statuses": {str(k): v for k, v in audit.statuses.items()},
             "ps_all_present_once": set(ids) == expected and len(expected) == journals and max(ids.values()) == 1,

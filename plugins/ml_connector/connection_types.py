@@ -21,7 +21,7 @@ def _load() -> list[dict[str, Any]]:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if not exc.name or not name.startswith(exc.name):  # a missing dependency, not a missing module
                 raise
             continue
         found.append(module.CONNECTION_TYPE)

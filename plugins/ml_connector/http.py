@@ -239,7 +239,7 @@ class PolicySession(requests.Session):
             if isinstance(outcome, requests.Response):
                 if outcome.status_code in AUTH_STATUSES:
                     raise self._auth_error(outcome, request)
-                if outcome.status_code not in TRANSIENT_STATUSES:
+                if not self.is_transient(outcome):
                     return outcome
                 cause = f"HTTP {outcome.status_code}"
                 delay = self._delay_after(outcome, attempt)
@@ -260,6 +260,10 @@ class PolicySession(requests.Session):
                 outcome.close()
             log.info("%s: %s failed (%s), retry %d in %.2fs", self.system, where, cause, attempt, delay)
             self._sleep(delay)
+
+    def is_transient(self, response: requests.Response) -> bool:
+        """Whether an answer is worth retrying; a protocol whose errors ride on 5xx refines this."""
+        return response.status_code in TRANSIENT_STATUSES
 
     # -- one attempt -----------------------------------------------------------------------
     def _attempt(self, request: requests.PreparedRequest, attempt: int, kwargs: dict[str, Any]) -> requests.Response | Exception:

@@ -1,0 +1,5 @@
+"""BigCommerce simulator: ``BigCommerceSim`` (server), seeded data, signed webhooks, rate limits."""
+
+from sandbox.bigcommerce.server import BigCommerceSim
+
+__all__ = ["BigCommerceSim"]

@@ -225,6 +225,8 @@ def test_refund_above_captured_never_builds_a_journal() -> None:
     assert caught.value.reason == (
         "refund R2 exceeds captured: captured 111.25, earlier refunds 100.00, this refund 20.00 (order 100)"
     )
+    with pytest.raises(NeedsReview, match=r"captured 111.25, earlier refunds 0, this refund 111.26 \(order 100\)$"):
+        build_refund(refund(total="111.26", other="111.26"), simple_order(), [], MAPPING, PAIR)  # not even a cent
     # the same refund listed among the "earlier" ones (a replay) is not counted twice
     journal = build_refund(earlier[0], simple_order(), earlier, MAPPING, PAIR)
     assert [(ln.role, str(ln.amount)) for ln in journal.lines] == [("refund_adjustment", "100.00"), ("clearing", "-100.00")]

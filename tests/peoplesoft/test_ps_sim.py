@@ -14,13 +14,14 @@ import requests
 from lxml import etree
 from ml_connector.audit import MemoryAudit
 from ml_connector.erps.peoplesoft.faults import error_from_fault
-from ml_connector.erps.peoplesoft.hook import PeopleSoftHook
+from ml_connector.erps.peoplesoft.hook import GatewayTransport, PeopleSoftHook
 from ml_connector.erps.peoplesoft.keys import journal_id_for
 from ml_connector.erps.peoplesoft.payload import journal_to_ci
 from ml_connector.erps.peoplesoft.poster import post_journal, read_back, upsert_customer
 from ml_connector.errors import (
     AuthenticationError,
     DuplicateKey,
+    ExternalError,
     NotFound,
     TransientError,
     ValidationRejected,
@@ -291,3 +292,13 @@ def test_journal_ids_in_the_sim_are_the_deterministic_keys(sim: PeopleSoftSim, h
     journal = make_journal("12345678")  # too long for the readable form: hashed
     result = post_journal(hook, journal, sleep=lambda _: None)
     assert result.journal_id == journal_id_for(journal) and len(journals_with_id(sim, result.journal_id)) == 1
+
+
+def test_schema_documents_load_only_from_the_gateway(sim: PeopleSoftSim, hook: PeopleSoftHook) -> None:
+
+    transport = GatewayTransport(hook.config.gateway_url, session=requests.Session())
+    internal = sim.wsdl_url(hook.journal_service).replace(sim.base_url, "http://psft-internal.example:8000")
+    assert b"definitions" in transport.load(internal)  # rewritten to the configured gateway
+    for outside in ("file:///etc/passwd", "http://127.0.0.1:1/elsewhere/x.xsd"):
+        with pytest.raises(ExternalError, match="refused"):
+            transport.load(outside)

@@ -300,3 +300,17 @@ def test_read_back_splits_a_full_result_by_date() -> None:
     with pytest.raises(ExternalError, match="raise maxrows"):
         read_back(ci, business_unit="US001", source="ECM", date_from=dt.date(2026, 10, 1),
                   date_to=dt.date(2026, 10, 1), maxrows=2)
+
+
+def test_connection_failures_are_described_without_secrets() -> None:
+    import requests
+    from ml_connector.erps.peoplesoft.hook import describe_failure
+
+    try:
+        try:
+            raise requests.ConnectionError("NameResolutionError: Failed to resolve 'psigw.nowhere'")
+        except requests.ConnectionError as exc:
+            raise TransientError("peoplesoft", "loading WSDL") from exc
+    except TransientError as error:
+        assert describe_failure(error, None).startswith("DNS lookup failed")
+    assert "authentication failed" in describe_failure(AuthenticationError("peoplesoft", "User password failed. (158,45)"), None)

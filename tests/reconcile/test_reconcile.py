@@ -333,9 +333,10 @@ def test_a_journal_dated_outside_the_period_is_named_not_reported_missing():
     assert all(f.kind is not FindingKind.ERP_ONLY for f in recon.findings)
 
 
-def test_ten_thousand_orders_reconcile_cleanly():
+def test_thousands_of_orders_reconcile_cleanly():
+    # Volume correctness only (speed is a benchmark matter: see the report for timings).
     orders, journals, erp = [], [], []
-    for number in range(10_000):
+    for number in range(3_000):
         oid = str(10_000 + number)
         day = DAY1 + dt.timedelta(days=number % 3)
         sale = order(oid, day, [("1", "HW", "10.00"), ("2", "TL", "5.50")], tax="1.24", shipping="2.00")
@@ -359,8 +360,8 @@ def test_ten_thousand_orders_reconcile_cleanly():
     )
 
     assert recon.ok and recon.variances == []
-    assert sum(r.store for r in recon.rows if r.measure == SALES) == D("155000.00")
-    assert len(recon.documents) == 10_000
+    assert sum(r.store for r in recon.rows if r.measure == SALES) == D("46500.00")
+    assert len(recon.documents) == 3_000
 
 
 def test_journals_from_the_real_builder_reconcile_cleanly():

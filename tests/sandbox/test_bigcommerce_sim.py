@@ -61,9 +61,9 @@ def call(base: str, method: str, path: str, body: Any = None, *, token: str | No
         data = json.dumps(body).encode()
         if content_type:
             headers["Content-Type"] = content_type
-    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)  # noqa: S310 - local sim
     try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
+        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - 127.0.0.1 only
             return Reply(resp.status, dict(resp.headers.items()), resp.read())
     except urllib.error.HTTPError as exc:
         return Reply(exc.code, dict(exc.headers.items()), exc.read())
@@ -402,12 +402,14 @@ def test_webhooks_are_signed_carry_custom_headers_and_retry_with_a_stable_id(sim
         assert headers["x-connector-secret"] == "shh" and headers["content-type"] == "application/json"
         by_id.setdefault(headers["webhook-id"], []).append(payload)
         core = {k: payload[k] for k in ("scope", "store_id", "data", "created_at", "producer")}
-        assert payload["hash"] == hashlib.sha1(json.dumps(core, separators=(",", ":")).encode()).hexdigest()
+        assert payload["hash"] == hashlib.sha1(json.dumps(core, separators=(",", ":")).encode(), usedforsecurity=False).hexdigest()
         assert payload["producer"] == f"stores/{sim.store_hash}" and isinstance(payload["store_id"], str)
     scopes = sorted(p[0]["scope"] for p in by_id.values())
     assert scopes == ["store/order/created", "store/order/statusUpdated"]
-    retried = next(p for p in by_id.values() if p[0]["scope"] == "store/order/created")
-    assert len(retried) == 2 and retried[0] == retried[1] and retried[0]["data"] == {"type": "order", "id": order_id}
+    retried = [p for p in by_id.values() if len(p) > 1]  # whichever message met the scripted 500
+    assert len(retried) == 1 and len(retried[0]) == 2 and retried[0][0] == retried[0][1]
+    created = next(p for p in by_id.values() if p[0]["scope"] == "store/order/created")[0]
+    assert created["data"] == {"type": "order", "id": order_id}
     status = next(p for p in by_id.values() if p[0]["scope"] == "store/order/statusUpdated")[0]
     assert status["data"]["status"] == {"previous_status_id": 0, "new_status_id": 11}
 

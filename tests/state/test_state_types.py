@@ -7,10 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from ml_connector.state.types import Money, Rate, UTCDateTime
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select
 from sqlalchemy.exc import StatementError
-
-from ml_connector.state.types import Money, Rate, UTCDateTime
 
 _meta = MetaData()
 probe = Table(

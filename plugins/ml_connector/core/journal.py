@@ -216,7 +216,7 @@ def build_refund(refund: Refund, order: Order, earlier_refunds: Iterable[Refund]
     if refund.currency != order.currency:
         raise NeedsReview(f"{context}: refund currency {refund.currency} differs from the order's {order.currency}")
     quantum = minor_unit(refund.currency)
-    rules.check_refund_limit(refund, order, earlier_refunds, quantum)
+    rules.check_refund_limit(refund, order, earlier_refunds)
     rules.check_refund_components(refund, quantum)
     payments = rules.refund_payments(refund, order, quantum)
     fx_rate = ledger_rate(refund.currency, refund.base_currency, refund.fx_rate, mapping, context)

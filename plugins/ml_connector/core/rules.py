@@ -131,11 +131,11 @@ def check_sale_components(
         )
 
 
-def check_refund_limit(refund: Refund, order: Order, earlier: Iterable[Refund], tolerance: Decimal) -> None:
-    """A refund may never take the order's refunds above what was captured."""
+def check_refund_limit(refund: Refund, order: Order, earlier: Iterable[Refund]) -> None:
+    """A refund may never take the order's refunds above what was captured: not even by a cent."""
     captured = settled_amount(order)
     before = sum((r.total for r in earlier if r.refund_id != refund.refund_id), ZERO)
-    if refund.total + before > captured + tolerance:
+    if refund.total + before > captured:
         raise NeedsReview(
             f"refund {refund.refund_id} exceeds captured: captured {captured}, earlier refunds {before},"
             f" this refund {refund.total} (order {order.order_id})"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Protocol
 
 from ml_connector.audit import AuditSink
 from ml_connector.core.mapping import Mapping
 from ml_connector.core.model import Customer, Journal
+from ml_connector.core.reconcile import ErpLine
 
 
 @dataclass(frozen=True)
@@ -27,19 +27,6 @@ class CustomerOutcome:
     changed: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class LedgerLine:
-    """One posted line as the ERP reports it (for reconciliation)."""
-
-    document_id: str
-    posting_date: dt.date
-    dims: tuple[tuple[str, str], ...]
-    base_amount: Decimal
-    amount: Decimal
-    currency: str
-    reference: str
-
-
 class ErpAdapter(Protocol):
     system: str
 
@@ -53,7 +40,7 @@ class ErpAdapter(Protocol):
 
     def upsert_customer(self, hook: Any, customer: Customer | None) -> CustomerOutcome: ...
 
-    def read_back(self, hook: Any, mapping: Mapping, date_from: dt.date, date_to: dt.date) -> list[LedgerLine]: ...
+    def read_back(self, hook: Any, mapping: Mapping, date_from: dt.date, date_to: dt.date) -> list[ErpLine]: ...
 
 
 _ADAPTERS = {"peoplesoft": "ml_connector.erps.peoplesoft.adapter:ADAPTER"}

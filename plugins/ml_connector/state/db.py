@@ -80,7 +80,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         # A read-then-write transaction must hold the write lock from the start: a deferred
         # one that upgrades later fails with SQLITE_BUSY regardless of the busy timeout.
-        mode = "DEFERRED"
+        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 

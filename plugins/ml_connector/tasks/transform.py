@@ -14,9 +14,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from ml_connector.core.journal import build_refund, build_reversal, build_sale
+from ml_connector.core.journal import build_refund, build_reversal, build_sale, posting_day
 from ml_connector.core.keys import journal_key
 from ml_connector.core.model import POSTABLE_STATUSES, Journal, JournalKind, Order, OrderStatus, Refund
+from ml_connector.core.rules import NotSettled
 from ml_connector.errors import NormalisationError, ParkedError
 from ml_connector.tasks.runtime import Params, Runtime
 
@@ -85,7 +86,7 @@ def _reverse_if_posted(rt: Runtime, batch: _Batch, order: Order) -> None:
     status = rt.store.journal_status(rt.pair, sale_key)
     if status == "posted":
         original = rt.store.load_journal(sale_key)
-        when = order.updated_at.astimezone(rt.mapping.zone).date()
+        when = posting_day(order.updated_at, rt.mapping)
         batch.add(build_reversal(original, when, f"order {order.order_id} {order.status.value}"))
         batch.done("order", order.order_id, "processed", f"{order.status.value} after posting: reversed")
     elif status in ("ready", "failed"):
@@ -95,53 +96,49 @@ def _reverse_if_posted(rt: Runtime, batch: _Batch, order: Order) -> None:
         batch.done("order", order.order_id, "skipped", f"order {order.status.value}: nothing was posted")
 
 
-def _order_for(rt: Runtime, order_id: str, cache: dict[str, Order], store_id: str) -> Order | None:
-    if order_id in cache:
-        return cache[order_id]
-    for row in rt.store.records(rt.storefront.system, "order", source_ids={order_id}):
-        try:
-            cache[order_id] = rt.storefront.order(row.payload, store_id)
-        except NormalisationError:
-            return None
-        return cache[order_id]
-    return None
-
-
-def _refunds_by_order(rt: Runtime, store_id: str) -> dict[str, list[Refund]]:
-    """Every refund in state, grouped by order (one scan, not one query per refund)."""
-    grouped: dict[str, list[Refund]] = defaultdict(list)
-    for row in rt.store.records(rt.storefront.system, "refund"):
-        try:
-            refund = rt.storefront.refund(row.payload, store_id)
-        except NormalisationError:
-            continue
-        grouped[refund.order_id].append(refund)
-    return grouped
-
-
-def _earlier(refund: Refund, siblings: list[Refund]) -> list[Refund]:
-    """Refunds of the same order that came before this one (by time, then id)."""
-    mine = (refund.created_at, refund.refund_id)
-    return [r for r in siblings if (r.created_at, r.refund_id) < mine]
+def _raw_orders(rt: Runtime, order_ids: set[str]) -> dict[str, dict[str, Any]]:
+    if not order_ids:
+        return {}
+    return {row.source_id: row.payload for row in rt.store.records(rt.storefront.system, "order", source_ids=order_ids)}
 
 
 def _refunds(rt: Runtime, params: Params, batch: _Batch, orders: dict[str, Order], store_id: str) -> None:
+    """Refund journals, each checked against what its order captured minus earlier refunds."""
+    sf = rt.storefront
     rows = list(_selection(rt, params, "refund", params.refund_ids))
-    siblings = _refunds_by_order(rt, store_id) if rows else {}
+    if not rows:
+        return
+    wanted_orders = {sf.refund_parent(row.payload) for row in rows}
+    # Siblings: every refund of those orders, to know what was refunded before.
+    siblings_raw: dict[str, list[Any]] = defaultdict(list)
+    for row in rt.store.records(sf.system, "refund"):
+        parent = sf.refund_parent(row.payload)
+        if parent in wanted_orders:
+            siblings_raw[parent].append(row)
+    parents = _raw_orders(rt, wanted_orders)
+    siblings: dict[str, list[Refund]] = defaultdict(list)
+    for parent_id, sibling_rows in siblings_raw.items():
+        for sibling in sibling_rows:
+            try:
+                siblings[parent_id].append(sf.refund(sibling.payload, store_id, parents.get(parent_id)))
+            except NormalisationError:
+                continue
     for row in rows:
+        parent_id = sf.refund_parent(row.payload)
+        parent = parents.get(parent_id)
         try:
-            refund = rt.storefront.refund(row.payload, store_id)
+            refund = sf.refund(row.payload, store_id, parent)
         except NormalisationError as exc:
             batch.park("refund", row.source_id, exc)
             continue
-        order = _order_for(rt, refund.order_id, orders, store_id)
         try:
-            if order is None:
-                raise ParkedError(f"refund {refund.refund_id}: order {refund.order_id} is not in state yet")
-            journal = build_refund(refund, order, _earlier(refund, siblings.get(refund.order_id, [])), rt.mapping, rt.pair)
-        except ParkedError as exc:
-            if type(exc) is ParkedError:
-                exc.status = "not_settled"  # wait for the parent order
+            if parent is None:
+                raise NotSettled(f"refund {refund.refund_id}: order {parent_id} is not in state yet")
+            order = orders.get(parent_id) or sf.order(parent, store_id)
+            mine = (refund.created_at, refund.refund_id)
+            earlier = [r for r in siblings[parent_id] if (r.created_at, r.refund_id) < mine]
+            journal = build_refund(refund, order, earlier, rt.mapping, rt.pair)
+        except (ParkedError, NormalisationError) as exc:
             batch.park("refund", row.source_id, exc)
             continue
         batch.add(journal)
@@ -183,7 +180,7 @@ def run_transform(rt: Runtime, params: Params) -> dict[str, Any]:
 
 def summarise_days(rt: Runtime) -> int:
     """Roll per-order detail journals into one journal per store, currency and posting day."""
-    from ml_connector.core.journal import summarise_daily
+    from ml_connector.core.daily import summarise_daily
 
     details = list(rt.store.journals_with_status(rt.pair, "detail"))
     if not details:

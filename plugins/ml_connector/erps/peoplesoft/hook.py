@@ -98,17 +98,11 @@ class SoapPolicySession(PolicySession):
     """PolicySession that hands a SOAP Fault on HTTP 500 to zeep instead of treating it as transient.
 
     PeopleSoft answers every application error (bad key, unbalanced journal, bad password) as a
-    500 + SOAP Fault; only its ``IBResponse`` says whether it is transient. The exchange is audited
-    with its real status first; the status zeep sees is then marked 200 so that the policy's
-    generic 5xx handling does not swallow the fault.
+    500 + SOAP Fault; only its ``IBResponse`` says whether it is transient, and ``faults`` reads it.
     """
 
-    def _attempt(self, request: requests.PreparedRequest, attempt: int, kwargs: dict[str, Any]) -> requests.Response | Exception:
-        outcome = super()._attempt(request, attempt, kwargs)
-        if isinstance(outcome, requests.Response) and _is_soap_fault(outcome):
-            outcome.status_code = 200
-            outcome.reason = "SOAP Fault (HTTP 500)"
-        return outcome
+    def is_transient(self, response: requests.Response) -> bool:
+        return not _is_soap_fault(response) and super().is_transient(response)
 
 
 class TokenSource:

@@ -83,7 +83,7 @@ def iso_utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
-def _parse_any_date(value: str) -> dt.datetime | None:
+def parse_api_date(value: str) -> dt.datetime | None:
     """RFC 2822 (v2) or ISO 8601 (v3) to aware UTC; None when unparsable (the normaliser decides)."""
     try:
         parsed = email.utils.parsedate_to_datetime(value)
@@ -97,7 +97,7 @@ def _parse_any_date(value: str) -> dt.datetime | None:
 
 def _in_window(raw: str | None, start: dt.datetime, end: dt.datetime) -> bool:
     """Half-open ``[start, end)``: the API's bounds are inclusive, ours are not (no double reads)."""
-    when = _parse_any_date(raw) if raw else None
+    when = parse_api_date(raw) if raw else None
     return when is None or start <= when < end
 
 
@@ -359,7 +359,27 @@ class BigCommerceHook(BaseHook):
             if page:
                 yield page
 
+    def get_refunds_by_id(self, refund_ids: Iterable[int | str]) -> list[dict[str, Any]]:
+        """Refunds by id (what a ``store/order/refund/created`` webhook points at)."""
+        ids = sorted({int(i) for i in refund_ids})
+        found: list[dict[str, Any]] = []
+        for chunk in _chunks(ids, SKU_FILTER_BATCH):
+            params = {"id:in": ",".join(str(i) for i in chunk)}
+            for rows in self._v3_pages("orders/payment_actions/refunds", what="get refunds", params=params):
+                found.extend(rows)
+        return found
+
     # -- customers ---------------------------------------------------------------------------
+    def get_customers_by_id(self, customer_ids: Iterable[int | str]) -> list[dict[str, Any]]:
+        """Customers by id, addresses included (what a customer webhook points at)."""
+        ids = sorted({int(i) for i in customer_ids})
+        found: list[dict[str, Any]] = []
+        for chunk in _chunks(ids, SKU_FILTER_BATCH):
+            params = {"id:in": ",".join(str(i) for i in chunk), "include": "addresses"}
+            for rows in self._v3_pages("customers", what="get customers", params=params):
+                found.extend(rows)
+        return found
+
     def iter_customers(self, modified_from: dt.datetime, modified_to: dt.datetime | None = None, *,
                        limit: int = V2_PAGE_MAX) -> Iterator[list[dict[str, Any]]]:
         """Customers modified since ``modified_from`` (before ``modified_to`` if given), addresses included."""
