@@ -1,4 +1,4 @@
-"""BigCommerce -> PeopleSoft: settled orders, refunds and shoppers into the general ledger.
+"""Airflow DAGs for BigCommerce -> PeopleSoft: settled orders, refunds and shoppers into the general ledger.
 
 Configuration: include/pipelines/bigcommerce_to_peoplesoft.yaml; accounts and ChartFields:
 include/mappings/bigcommerce_to_peoplesoft.yaml.

@@ -124,10 +124,14 @@ def load_pipeline(path: Path) -> PipelineConfig:
         raise error from None
 
 
-@functools.cache
 def pipeline(pair: str) -> PipelineConfig:
     """The validated config of ``pair`` from ``include/pipelines/<pair>.yaml`` (cached per process)."""
-    return load_pipeline(include_dir() / "pipelines" / f"{pair}.yaml")
+    return _cached_pipeline(include_dir() / "pipelines" / f"{pair}.yaml")
+
+
+@functools.cache
+def _cached_pipeline(path: Path) -> PipelineConfig:
+    return load_pipeline(path)
 
 
 def all_pipelines() -> list[PipelineConfig]:

@@ -20,13 +20,17 @@ from ml_connector.core.model import Journal, JournalKind, JournalLine, SourceRef
 from ml_connector.state import StateStore
 from ml_connector.state.db import build_engine, dispose_engine, get_engine, migrate
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
-PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+PG_ADMIN_URL = os.environ.get(
+    "ML_CONNECTOR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
 PG_PAIR = "bigcommerce_to_peoplesoft"
 
 
 def _unreachable(reason: str) -> None:
-    message = f"PostgreSQL not reachable at 127.0.0.1:5432: {reason}"
+    where = make_url(PG_ADMIN_URL)
+    message = f"PostgreSQL not reachable at {where.host}:{where.port or 5432}: {reason}"
     if os.environ.get("CI") == "true":
         pytest.fail(message + " (CI=true: PostgreSQL is required)")
     pytest.skip(message)
@@ -43,7 +47,7 @@ def pg_database() -> Iterator[str]:
     except Exception as exc:  # noqa: BLE001 - any connection failure means "not reachable"
         admin.dispose()
         _unreachable(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
         yield url
     finally:

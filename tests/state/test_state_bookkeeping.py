@@ -121,8 +121,8 @@ class TestInbox:
 class TestCustomerSync:
     def test_insert_update_and_keep_known_erp_id(self, store: StateStore, clock: object) -> None:
         assert store.get_customer_sync(PAIR, "c-1") is None
-        store.set_customer_sync(PAIR, "c-1", content_hash="h1", status="synced", erp_customer_id="CUST0001")
-        store.set_customer_sync(PAIR, "c-1", content_hash="h2", status="failed", last_error="SOAP fault")
+        store.set_customer_sync(PAIR, "c-1", "CUST0001", "h1", "synced")
+        store.set_customer_sync(PAIR, "c-1", None, "h2", "failed", last_error="SOAP fault")
         row = store.get_customer_sync(PAIR, "c-1")
         assert row is not None
         assert (row.erp_customer_id, row.content_hash, row.status, row.last_error) == (

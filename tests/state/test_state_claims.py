@@ -146,3 +146,29 @@ def test_concurrent_claimers_never_share_a_journal(
     duplicates = [k for k, n in Counter(every_claim).items() if n > 1]
     assert duplicates == []
     assert sorted(every_claim) == keys
+
+
+def test_outcome_refines_the_posting_row_and_last_posting_id_tracks_replays(
+    store: StateStore, journal_factory: MakeJournal
+) -> None:
+    _seed(store, journal_factory, 1)
+    assert store.last_posting_id("K00000") is None
+    (c,) = store.claim_journals(PAIR, limit=1, worker="w")
+    first = store.finish_posting(c.id, status="posted", erp_document_id="JE1", outcome="already_present")
+    assert store.journal_status(PAIR, "K00000") == "posted"
+    assert store.postings_for("K00000")[0].status == "already_present"
+    assert store.last_posting_id("K00000", pair=PAIR) == first
+    (again,) = store.claim_journals(PAIR, limit=1, worker="w", keys=["K00000"], statuses=("ready", "posted"))
+    second = store.finish_posting(again.id, status="posted", erp_document_id="JE1", replay_of=first)
+    assert store.postings_for("K00000")[-1].replay_of == first
+    assert store.last_posting_id("K00000") == second
+    with pytest.raises(ValueError, match="unknown status"):
+        store.finish_posting(again.id, status="posted", outcome="great")
+
+
+def test_release_all_claims_of_a_pair(store: StateStore, journal_factory: MakeJournal) -> None:
+    _seed(store, journal_factory, 3)
+    store.claim_journals(PAIR, limit=1, worker="w1")
+    store.claim_journals(PAIR, limit=1, worker="w2")
+    assert store.release_claims(PAIR, worker=None) == 2
+    assert len(store.claim_journals(PAIR, limit=10, worker="w3")) == 3

@@ -141,3 +141,38 @@ def test_journals_between_is_inclusive_and_filters_status(
 def test_which_journal_holds_an_order(store: StateStore, journal_factory: MakeJournal) -> None:
     store.save_journals(PAIR, [journal_factory("DAILY-1", order_ids=("1", "2", "3")), journal_factory("K9")])
     assert store.journals_for_source("bigcommerce", "order", "2") == [(PAIR, "DAILY-1", "ready")]
+
+
+def test_daily_detail_journals_are_summarised_and_never_claimed(
+    store: StateStore, journal_factory: MakeJournal
+) -> None:
+    store.save_journals(
+        PAIR, [journal_factory("D1", order_ids=("1",)), journal_factory("D2", order_ids=("2",))], "detail"
+    )
+    assert store.claim_journals(PAIR, limit=10, worker="w") == []
+    details = list(store.journals_with_status(PAIR, "detail", batch_size=1))
+    assert [j.key for j in details] == ["D1", "D2"] and all(isinstance(j, Journal) for j in details)
+    store.save_journals(PAIR, [journal_factory("DAY-2025-03-01", "20.00", order_ids=("1", "2"))])
+    assert store.set_journal_status(PAIR, ["D1", "D2"], "summarised") == 2
+    assert store.journal_keys_with_status(PAIR, ["summarised"]) == ["D1", "D2"]
+    assert sorted(store.journal_keys_for_source(PAIR, "bigcommerce", "order", "1")) == [
+        "D1",
+        "DAY-2025-03-01",
+    ]
+    assert store.journal_keys_for_source("other_pair", "bigcommerce", "order", "1") == []
+
+
+def test_set_status_and_supersede_never_touch_posted_journals(
+    store: StateStore, journal_factory: MakeJournal
+) -> None:
+    store.save_journals(PAIR, [journal_factory("K1"), journal_factory("K2")])
+    (claimed, *_) = store.claim_journals(PAIR, limit=1, worker="w", keys=["K1"])
+    store.finish_posting(claimed.id, status="posted")
+    assert store.supersede_journal(PAIR, "K1", "order cancelled") is False
+    assert store.supersede_journal(PAIR, "K2", "order cancelled") is True
+    assert store.stored_journal("K2", PAIR).last_error == "order cancelled"
+    assert store.journal_status(PAIR, "K2") == "superseded"
+    assert store.set_journal_status(PAIR, ["K1", "K2"], "ready") == 1
+    assert store.journal_status(PAIR, "K1") == "posted"
+    with pytest.raises(ValueError, match="unknown status"):
+        store.set_journal_status(PAIR, ["K2"], "posted")

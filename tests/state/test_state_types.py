@@ -69,9 +69,10 @@ def test_money_refuses_floats_and_silent_rounding(probe_engine: Engine) -> None:
         _round_trip(probe_engine, amount=Decimal("1.00005"))
 
 
-def test_rates_round_beyond_twelve_places(probe_engine: Engine) -> None:
+def test_rates_round_beyond_eighteen_places(probe_engine: Engine) -> None:
+    assert _round_trip(probe_engine, rate=Decimal("1.083412345678")).rate == Decimal("1.083412345678")
     row = _round_trip(probe_engine, rate=Decimal(1) / Decimal(3))
-    assert row.rate == Decimal("0.333333333333")
+    assert row.rate == Decimal("0.333333333333333333")
 
 
 def test_timestamps_come_back_aware_utc(probe_engine: Engine) -> None:

@@ -1,6 +1,8 @@
 """Daily summary journals (``granularity: daily``): one journal per store, currency and posting day.
 
-Lines are the per-order journals' lines summed by (role, dims); the order-level detail stays in
+Lines are the per-order journals' lines summed by (role, dims, side): debits and credits stay
+apart, so a day's refunds do not net against its sales on the revenue account (the controller
+and the reconciliation read gross sales and gross refunds). The order-level detail stays in
 ``sources`` (and in state / the audit trail). Summing already-rounded, already-balanced lines
 keeps the summary balanced in both currencies with no new rounding.
 """
@@ -29,11 +31,12 @@ def _summary_rate(lines: list[JournalLine], currency: str, base_currency: str) -
 
 def _summarise_group(pair: str, journals: list[Journal]) -> Journal:
     first = journals[0]
-    totals: dict[tuple[str, Dims], list[Decimal]] = {}
-    descriptions: dict[tuple[str, Dims], str] = {}
+    totals: dict[tuple[str, Dims, str], list[Decimal]] = {}
+    descriptions: dict[tuple[str, Dims, str], str] = {}
     for journal in journals:
         for line in journal.lines:
-            key = (line.role, line.dims)
+            side = "dr" if line.amount > 0 or (line.amount == 0 and line.base_amount > 0) else "cr"
+            key = (line.role, line.dims, side)
             sums = totals.get(key)
             if sums is None:
                 totals[key] = [line.amount, line.base_amount]
@@ -45,8 +48,8 @@ def _summarise_group(pair: str, journals: list[Journal]) -> Journal:
                     descriptions[key] = ROLE_LABELS.get(line.role, line.role)
     day = first.posting_date.isoformat()
     lines = [
-        JournalLine(role, dims, amount, base, first.currency, fit(descriptions[(role, dims)]), day)
-        for (role, dims), (amount, base) in sorted(totals.items())
+        JournalLine(role, dims, amount, base, first.currency, fit(descriptions[(role, dims, side)]), day)
+        for (role, dims, side), (amount, base) in sorted(totals.items())
         if amount or base
     ]
     sources = sorted({s for j in journals for s in j.sources}, key=lambda s: (s.system, s.object, s.id))

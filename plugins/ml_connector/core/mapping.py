@@ -67,8 +67,8 @@ ROLE_SELECTORS: dict[str, tuple[str, ...]] = {
     "clearing": ("by_gateway",),
     "gift_certificate_liability": (),
     "store_credit_liability": (),
-    "revenue": ("by_sku", "by_category", "by_channel"),
-    "discount": ("by_sku", "by_category", "by_channel"),
+    "revenue": ("by_sku", "by_category", "by_sku_prefix", "by_channel"),
+    "discount": ("by_sku", "by_category", "by_sku_prefix", "by_channel"),
     "shipping_revenue": ("by_channel",),
     "handling_revenue": ("by_channel",),
     "wrapping_revenue": ("by_channel",),
@@ -78,6 +78,7 @@ ROLE_SELECTORS: dict[str, tuple[str, ...]] = {
 }
 SELECTOR_LABELS = {
     "by_sku": "SKU",
+    "by_sku_prefix": "SKU prefix",
     "by_category": "category",
     "by_channel": "channel",
     "by_gateway": "gateway",
@@ -312,7 +313,7 @@ class Mapping:
         if rule is None:
             raise ValueError(f"unknown mapping role {role!r}; known roles: {', '.join(ROLE_SELECTORS)}")
         offered = {
-            "by_sku": sku, "by_category": category, "by_channel": channel,
+            "by_sku": sku, "by_sku_prefix": sku, "by_category": category, "by_channel": channel,
             "by_gateway": gateway, "by_name": tax_name,
         }  # fmt: skip
         found = rule.flat
@@ -320,7 +321,15 @@ class Mapping:
             for selector in ROLE_SELECTORS[role]:
                 value = offered[selector]
                 table = rule.tables.get(selector)
-                if value is not None and table is not None and value in table:
+                if value is None or table is None:
+                    continue
+                if selector == "by_sku_prefix":
+                    # SKU families ("HW-" for hardware): the longest matching prefix wins.
+                    prefix = max((p for p in table if value.startswith(p)), key=len, default=None)
+                    if prefix is not None:
+                        found = table[prefix]
+                        break
+                elif value in table:
                     found = table[value]
                     break
             else:
@@ -331,7 +340,9 @@ class Mapping:
         return found
 
     def _missing_message(self, role: str, offered: dict[str, str | None], context: str) -> str:
-        given = [(sel, offered[sel]) for sel in ROLE_SELECTORS[role] if offered[sel] is not None]
+        given = [
+            (sel, offered[sel]) for sel in ROLE_SELECTORS[role] if offered[sel] is not None and sel != "by_sku_prefix"
+        ]
         where = f" in {context}" if context else ""
         if not given:
             return f"no {role} mapping{where}: add roles.{role}.default to {self.source}"

@@ -153,10 +153,17 @@ class Order:
 
     @property
     def captured(self) -> Decimal:
-        """Money actually taken: successful captures minus voids of captures."""
-        got = sum((p.amount for p in self.payments if p.ok and p.event is PaymentEvent.CAPTURE), ZERO)
-        voided = sum((p.amount for p in self.payments if p.ok and p.event is PaymentEvent.VOID), ZERO)
-        return got - voided
+        """Money actually taken: successful captures minus voids of those captures.
+
+        A void of an authorization moves no money and is ignored (see ``rules.settled_amount``
+        for the ledger's view, which also counts tenders recorded only on the order).
+        """
+        captures = {p.payment_id: p.amount for p in self.payments if p.ok and p.event is PaymentEvent.CAPTURE}
+        voided = sum(
+            (p.amount for p in self.payments if p.ok and p.event is PaymentEvent.VOID and p.reference_id in captures),
+            ZERO,
+        )
+        return sum(captures.values(), ZERO) - voided
 
     @property
     def captured_at(self) -> dt.datetime | None:

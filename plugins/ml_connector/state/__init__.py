@@ -5,7 +5,7 @@ Other code uses ``open_store()`` (or ``StateStore(get_engine(url))``) and nothin
 
 from ml_connector.state.audit_sink import StateAudit
 from ml_connector.state.db import get_engine, migrate, state_url
-from ml_connector.state.hashing import content_hash, journal_content_hash
+from ml_connector.state.hashing import journal_content_hash, record_hash
 from ml_connector.state.rows import (
     ClaimedJournal,
     CustomerSync,
@@ -37,10 +37,10 @@ __all__ = [
     "StoredJournal",
     "UpsertResult",
     "WebhookEvent",
-    "content_hash",
     "get_engine",
     "journal_content_hash",
     "migrate",
     "open_store",
+    "record_hash",
     "state_url",
 ]

@@ -140,10 +140,9 @@ class CustomerSyncStore(StoreBase):
         self,
         pair: str,
         source_id: str,
-        *,
+        erp_customer_id: str | None,
         content_hash: str,
         status: str,
-        erp_customer_id: str | None = None,
         last_error: str | None = None,
     ) -> None:
         """Insert or update; an ERP customer id once known is kept when a later call passes None."""

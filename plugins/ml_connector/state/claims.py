@@ -21,7 +21,8 @@ from ml_connector.state.schema import POSTING_STATUSES, journals, postings
 
 _j, _p = journals, postings
 
-CLAIMABLE_STATUSES = ("ready", "failed", "needs_review", "dry_run")
+# "posted" only for an explicit replay (the loader looks the key up in the ERP before posting).
+CLAIMABLE_STATUSES = ("ready", "failed", "needs_review", "dry_run", "posted")
 # A posting outcome -> the journal's status afterwards. "needs_review" is accepted as a synonym
 # of "conflict" (the ERP holds a different document under this key).
 POSTING_OUTCOMES = {
@@ -93,13 +94,16 @@ class ClaimStore(StoreBase):
 
         return self._in_write(work)
 
-    def release_claims(self, pair: str, worker: str) -> int:
-        """Hand back everything ``worker`` still holds (graceful shutdown); returns how many."""
-        statement = (
-            update(_j)
-            .where(_j.c.pair == pair, _j.c.status == "claimed", _j.c.claimed_by == worker)
-            .values(**_no_claim(), status="ready", updated_at=self.now())
-        )
+    def release_claims(self, pair: str, worker: str | None) -> int:
+        """Hand back what ``worker`` still holds (graceful shutdown); returns how many.
+
+        ``worker=None`` releases every claim of the pair: only for a caller that knows no other
+        worker of the pair is running (e.g. the single load task of a pair after a crash).
+        """
+        where = and_(_j.c.pair == pair, _j.c.status == "claimed")
+        if worker is not None:
+            where = and_(where, _j.c.claimed_by == worker)
+        statement = update(_j).where(where).values(**_no_claim(), status="ready", updated_at=self.now())
         return self._in_write(lambda conn: conn.execute(statement).rowcount)
 
     def finish_posting(
@@ -114,16 +118,21 @@ class ClaimStore(StoreBase):
         replay_of: int | None = None,
         erp: str = "",
         claim_token: str | None = None,
+        outcome: str | None = None,
     ) -> int:
         """Record the outcome of posting one journal; returns the new ``postings`` row id.
 
-        ``status`` is a posting outcome (see ``POSTING_OUTCOMES``). With ``claim_token``, a
-        worker whose lease was lost to another worker gets ``LeaseLost`` instead of overwriting.
+        ``status`` is a posting outcome (see ``POSTING_OUTCOMES``) and decides the journal's
+        status; ``outcome`` optionally refines the ``postings`` row (``status="posted",
+        outcome="already_present"``). With ``claim_token``, a worker whose lease was lost to
+        another worker gets ``LeaseLost`` instead of overwriting.
         """
         if status not in POSTING_OUTCOMES:
             raise ValueError(
                 f"finish_posting({journal_id}): unknown status {status!r}; expected {sorted(POSTING_OUTCOMES)}"
             )
+        posting_status = outcome or ("conflict" if status == "needs_review" else status)
+        check_statuses({posting_status}, POSTING_STATUSES, f"finish_posting({journal_id}) outcome")
 
         def work(conn: Connection) -> int:
             row = conn.execute(select(_j).where(_j.c.id == journal_id).with_for_update()).one_or_none()
@@ -155,7 +164,7 @@ class ClaimStore(StoreBase):
                 pair=row.pair,
                 erp=erp,
                 attempt=row.attempts,
-                status="conflict" if status == "needs_review" else status,
+                status=posting_status,
                 erp_document_id=erp_document_id,
                 error=error,
                 started_at=row.claimed_at or now,
@@ -208,6 +217,14 @@ class ClaimStore(StoreBase):
     @staticmethod
     def _insert_posting(conn: Connection, **values: Any) -> int:
         return conn.execute(insert(_p).values(**values).returning(_p.c.id)).scalar_one()
+
+    def last_posting_id(self, journal_key: str, pair: str | None = None) -> int | None:
+        """The latest posting of a document key (what a replay points ``replay_of`` at)."""
+        query = select(_p.c.id).where(_p.c.document_key == journal_key).order_by(_p.c.id.desc()).limit(1)
+        if pair is not None:
+            query = query.where(_p.c.pair == pair)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
 
     def postings_for(self, journal_key: str, pair: str | None = None) -> list[PostingRow]:
         """Every posting attempt for a document key, oldest first."""

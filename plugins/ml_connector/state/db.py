@@ -7,7 +7,9 @@ connection ``ml_connector_state``, then a SQLite file next to Airflow's own (``A
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,6 +65,23 @@ def state_url(conn_id: str = DEFAULT_CONN_ID) -> str:
     return _sqlalchemy_url(uri) if uri else default_sqlite_url()
 
 
+def _ensure_wal(cursor: Any) -> None:
+    """Switch a SQLite file to WAL once. The switch needs a moment of exclusive access and fails
+    at once (the busy timeout does not apply) while another connection is mid-transaction, as
+    when two workers open a brand-new file together: retry for a while."""
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """WAL, a busy timeout, foreign keys, and BEGIN issued by us so write transactions can be IMMEDIATE."""
 
@@ -70,8 +89,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the sqlite3 module must not BEGIN on its own
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _ensure_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints only
         cursor.close()

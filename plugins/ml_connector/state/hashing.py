@@ -15,6 +15,7 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
+from ml_connector.core import keys
 from ml_connector.core.model import Journal
 
 
@@ -47,38 +48,15 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def content_hash(document: Any) -> str:
+def record_hash(document: Any) -> str:
+    """Hash of a source record's payload, exactly as it is stored."""
     return sha256_hex(canonical_json(document))
-
-
-def _amount(value: Decimal) -> str:
-    """One spelling per amount: 1.2, 1.20 and 1.2000 hash alike (the database pads to 4 places)."""
-    return "0" if value == 0 else format(value.normalize(), "f")
 
 
 def journal_content_hash(journal: Journal) -> str:
     """What makes two versions of a journal "the same document" for the ERP.
 
-    Covers kind, currencies, posting date, header dimensions and every line's role, dimensions,
-    currency and amounts. Descriptions and references are cosmetic and excluded; the rate is
-    excluded because its effect is in the base amounts.
+    One definition for the whole connector: ``core.keys.content_hash`` (accounting content only;
+    descriptions and references are cosmetic and excluded).
     """
-    return content_hash(
-        {
-            "kind": str(journal.kind),
-            "currency": journal.currency,
-            "base_currency": journal.base_currency,
-            "posting_date": journal.posting_date.isoformat(),
-            "header": [list(pair) for pair in journal.header],
-            "lines": [
-                [
-                    ln.role,
-                    [list(d) for d in ln.dims],
-                    ln.currency,
-                    _amount(ln.amount),
-                    _amount(ln.base_amount),
-                ]
-                for ln in journal.lines
-            ],
-        }
-    )
+    return keys.content_hash(journal)

@@ -17,9 +17,10 @@ from ml_connector.state.schema import JOURNAL_STATUSES, journal_lines, journal_s
 
 _j, _l, _s = journals, journal_lines, journal_sources
 
-SAVEABLE_STATUSES = ("ready", "dry_run", "needs_review")
+SAVEABLE_STATUSES = ("ready", "dry_run", "needs_review", "detail")
 # Never rewritten by save_journals: the ERP has it, or a worker is posting it right now.
 _POSTED, _IN_FLIGHT = "posted", "claimed"
+_UNTOUCHABLE = (_POSTED, _IN_FLIGHT)
 # Same content saved again with another status: a dry run becoming real, a superseded one revived.
 _RESTATABLE = ("dry_run", "superseded")
 
@@ -298,3 +299,57 @@ class JournalStore(StoreBase):
         )
         with self.engine.connect() as conn:
             return [(row.pair, row.key, row.status) for row in conn.execute(query)]
+
+    def journals_with_status(self, pair: str, status: str, *, batch_size: int = 500) -> Iterator[Journal]:
+        """Every journal of the pair in ``status`` (e.g. the ``detail`` journals of a daily run), by id."""
+        check_statuses({status}, JOURNAL_STATUSES, "journals_with_status()")
+        where = (_j.c.pair == pair) & (_j.c.status == status)
+        last_id = 0
+        while True:
+            with self.engine.connect() as conn:
+                batch = load_stored(conn, where & (_j.c.id > last_id), limit=batch_size)
+            if not batch:
+                return
+            yield from (stored.journal for stored in batch)
+            last_id = batch[-1].id
+
+    def journal_keys_with_status(self, pair: str, statuses: Collection[str]) -> list[str]:
+        check_statuses(statuses, JOURNAL_STATUSES, "journal_keys_with_status()")
+        query = select(_j.c.key).where(_j.c.pair == pair, _j.c.status.in_(list(statuses))).order_by(_j.c.id)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def journal_keys_for_source(self, pair: str, system: str, object: str, source_id: str) -> list[str]:
+        """Keys of the pair's journals built from that storefront object (sale, refunds, reversal, daily)."""
+        return [key for p, key, _ in self.journals_for_source(system, object, source_id) if p == pair]
+
+    def set_journal_status(self, pair: str, keys: Collection[str], status: str) -> int:
+        """Move journals between bookkeeping states (``detail`` -> ``summarised``, ...).
+
+        Posted and claimed journals are never touched: posting outcomes go through ``finish_posting``.
+        Returns how many journals changed.
+        """
+        check_statuses({status}, set(JOURNAL_STATUSES) - set(_UNTOUCHABLE), "set_journal_status()")
+        now = self.now()
+
+        def work(conn: Connection) -> int:
+            changed = 0
+            for chunk in chunked(list(keys), IN_CHUNK):
+                statement = (
+                    update(_j)
+                    .where(_j.c.pair == pair, _j.c.key.in_(chunk), _j.c.status.not_in(_UNTOUCHABLE))
+                    .values(status=status, updated_at=now)
+                )
+                changed += conn.execute(statement).rowcount
+            return changed
+
+        return self._in_write(work)
+
+    def supersede_journal(self, pair: str, key: str, reason: str) -> bool:
+        """Withdraw an unposted journal (its order was cancelled before posting); False if posted or in flight."""
+        statement = (
+            update(_j)
+            .where(_j.c.pair == pair, _j.c.key == key, _j.c.status.not_in(_UNTOUCHABLE))
+            .values(status="superseded", last_error=reason, updated_at=self.now())
+        )
+        return self._in_write(lambda conn: conn.execute(statement).rowcount == 1)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, Select, bindparam, insert, select, updat
 
 from ml_connector.core.model import require_utc
 from ml_connector.state._base import IN_CHUNK, StoreBase, check_statuses, chunked
-from ml_connector.state.hashing import canonical_json, sha256_hex
+from ml_connector.state.hashing import record_hash
 from ml_connector.state.rows import RecordRow, UpsertResult
 from ml_connector.state.schema import PARKED_STATUSES, RECORD_STATUSES, source_record_versions, source_records
 
@@ -65,7 +65,7 @@ class RecordStore(StoreBase):
             where = f"{system} {object} {source_id}"
             incoming[str(source_id)] = _Incoming(
                 payload=payload,
-                content_hash=sha256_hex(canonical_json(payload)),
+                content_hash=record_hash(payload),
                 source_updated_at=None
                 if updated_at is None
                 else require_utc(updated_at, f"{where} updated_at"),

@@ -23,9 +23,31 @@ from sqlalchemy import (
 
 from ml_connector.state.types import Document, Id, Money, Rate, UTCDateTime
 
-RECORD_STATUSES = ("new", "changed", "processed", "needs_mapping", "needs_review", "not_settled", "skipped")
+# "failed": sending the record on failed (e.g. a customer the ERP rejected); retried next run.
+RECORD_STATUSES = (
+    "new",
+    "changed",
+    "processed",
+    "needs_mapping",
+    "needs_review",
+    "not_settled",
+    "skipped",
+    "failed",
+)
 PARKED_STATUSES = ("needs_mapping", "needs_review")
-JOURNAL_STATUSES = ("ready", "claimed", "posted", "failed", "needs_review", "dry_run", "superseded")
+# "detail": a per-order journal kept only as the detail of a daily summary (never posted itself);
+# "summarised": a detail already rolled into its daily journal.
+JOURNAL_STATUSES = (
+    "ready",
+    "claimed",
+    "posted",
+    "failed",
+    "needs_review",
+    "dry_run",
+    "superseded",
+    "detail",
+    "summarised",
+)
 POSTING_STATUSES = ("posted", "already_present", "failed", "conflict", "dry_run")
 WEBHOOK_STATUSES = ("pending", "processed", "ignored")
 

@@ -96,5 +96,5 @@ def Money() -> ExactDecimal:  # noqa: N802 - reads like a type in table definiti
 
 
 def Rate() -> ExactDecimal:  # noqa: N802
-    """Exchange rates: 12 decimals, rounded half-even beyond that."""
-    return ExactDecimal(30, 12, strict=False)
+    """Exchange rates: 18 decimals (more than any storefront sends), rounded half-even beyond that."""
+    return ExactDecimal(38, 18, strict=False)

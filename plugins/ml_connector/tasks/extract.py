@@ -98,7 +98,7 @@ def run_extract(rt: Runtime, params: Params) -> dict[str, Any]:
 
     summary["webhook_events"] = drain_inbox(rt, hook)
 
-    if not params.since and not params.until:
+    if not params.until:  # a scheduled run, or an initial load "since X": the next run continues from here
         for stream, (_, end) in windows.items():
             rt.store.set_watermark(rt.pair, stream, end)
     rt.close()

@@ -49,7 +49,16 @@ def upgrade() -> None:
         ),
         _status(
             "source_records",
-            ("new", "changed", "processed", "needs_mapping", "needs_review", "not_settled", "skipped"),
+            (
+                "new",
+                "changed",
+                "processed",
+                "needs_mapping",
+                "needs_review",
+                "not_settled",
+                "skipped",
+                "failed",
+            ),
         ),
     )
     op.create_index(
@@ -100,7 +109,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_journals"),
         sa.UniqueConstraint("pair", "key", name="uq_journals_pair_key"),
         _status(
-            "journals", ("ready", "claimed", "posted", "failed", "needs_review", "dry_run", "superseded")
+            "journals",
+            (
+                "ready",
+                "claimed",
+                "posted",
+                "failed",
+                "needs_review",
+                "dry_run",
+                "superseded",
+                "detail",
+                "summarised",
+            ),
         ),
     )
     op.create_index("ix_journals_pair_status", "journals", ["pair", "status"])
