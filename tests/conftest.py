@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _HOME = tempfile.mkdtemp(prefix="mlc_airflow_home_")
@@ -13,3 +17,43 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 os.environ.setdefault("ML_CONNECTOR_INCLUDE", str(ROOT / "include"))
+
+from ml_connector.state.db import dispose_engine  # noqa: E402 - after the environment above
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get(
+    "ML_CONNECTOR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
+
+
+def _unreachable(reason: str) -> None:
+    where = make_url(PG_ADMIN_URL)
+    message = f"PostgreSQL not reachable at {where.host}:{where.port or 5432}: {reason}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true: PostgreSQL is required)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this session (state and pipeline tests share it).
+
+    Skipped with the reason when PostgreSQL is not reachable, except under ``CI=true``.
+    """
+    name = f"mlc_{secrets.token_hex(6)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "not reachable"
+        admin.dispose()
+        _unreachable(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        dispose_engine(url)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

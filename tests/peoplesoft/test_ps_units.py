@@ -314,3 +314,11 @@ def test_connection_failures_are_described_without_secrets() -> None:
     except TransientError as error:
         assert describe_failure(error, None).startswith("DNS lookup failed")
     assert "authentication failed" in describe_failure(AuthenticationError("peoplesoft", "User password failed. (158,45)"), None)
+
+
+def test_state_names_become_postal_codes() -> None:
+    from ml_connector.erps.peoplesoft.regions import state_code
+
+    assert state_code("Texas", "US") == "TX"
+    assert state_code("british columbia", "CA") == "BC"
+    assert state_code("Bavaria", "DE") == "Bavaria"  # passes through; too long is rejected by the buffer

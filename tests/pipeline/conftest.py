@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from ml_connector.core.mapping import Mapping
+
 from sandbox.bigcommerce.server import BigCommerceSim
 from sandbox.peoplesoft.server import PeopleSoftSim
 
@@ -96,9 +97,8 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
         url = f"sqlite:///{tmp_path / 'state.db'}"
     else:
         url = request.getfixturevalue("pg_database")
-        from sqlalchemy import text
-
         from ml_connector.state.db import get_engine
+        from sqlalchemy import text
 
         with get_engine(url).begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))

@@ -9,8 +9,6 @@ where that is a failure.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,42 +17,9 @@ import pytest
 from ml_connector.core.model import Journal, JournalKind, JournalLine, SourceRef
 from ml_connector.state import StateStore
 from ml_connector.state.db import build_engine, dispose_engine, get_engine, migrate
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
-PG_ADMIN_URL = os.environ.get(
-    "ML_CONNECTOR_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
 PG_PAIR = "bigcommerce_to_peoplesoft"
-
-
-def _unreachable(reason: str) -> None:
-    where = make_url(PG_ADMIN_URL)
-    message = f"PostgreSQL not reachable at {where.host}:{where.port or 5432}: {reason}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: PostgreSQL is required)")
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database for this session."""
-    name = f"mlc_{secrets.token_hex(6)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not reachable"
-        admin.dispose()
-        _unreachable(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        dispose_engine(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from ml_connector.core.model import Address, Customer, Journal, JournalLine
+from ml_connector.erps.peoplesoft.regions import state_code
 from ml_connector.errors import NeedsMapping
 
 # Field lengths of the shared contract (JOURNAL_ENTRY_CI / CUSTOMER_CI; reference A3.2, A4).
@@ -253,7 +254,7 @@ def _address(address: Address, seq: int, where: str) -> dict[str, Any]:
     _put(out, where, "ADDRESS1", address.line1, ADDRESS_FIELDS["ADDRESS1"])
     _put(out, where, "ADDRESS2", address.line2, ADDRESS_FIELDS["ADDRESS2"])
     _put(out, where, "CITY", address.city, ADDRESS_FIELDS["CITY"])
-    _put(out, where, "STATE", address.state, ADDRESS_FIELDS["STATE"])
+    _put(out, where, "STATE", state_code(address.state, address.country), ADDRESS_FIELDS["STATE"])
     _put(out, where, "POSTAL", address.postal_code, ADDRESS_FIELDS["POSTAL"])
     _put(out, where, "COUNTRY", country_code(address.country, where), ADDRESS_FIELDS["COUNTRY"])
     return out
