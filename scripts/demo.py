@@ -103,7 +103,7 @@ def airflow_env(bc_url: str, ps_url: str, api_port: int) -> dict[str, str]:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "ML_CONNECTOR_STATE_URL": f"sqlite:///{DEMO / 'state.db'}",
             "ML_CONNECTOR_INCLUDE": str(ROOT / "include"),
-            "ML_CONNECTOR_REPORTS": f"file://{DEMO / 'reports'}",
+            "ML_CONNECTOR_REPORTS_URL": (DEMO / "reports").as_uri(),
             "AIRFLOW_CONN_BIGCOMMERCE_DEFAULT": json.dumps(
                 {
                     "conn_type": "bigcommerce",
@@ -139,14 +139,25 @@ def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.C
     return subprocess.run([PY, "-m", "airflow", *args], cwd=ROOT, env=env, text=True, capture_output=True, check=check)
 
 
-def run_dag(env: dict[str, str], label: str) -> None:
+def run_dag(env: dict[str, str], label: str, conf: dict[str, Any] | None = None) -> None:
     started = time.monotonic()
-    result = airflow(env, "dags", "test", PAIR, check=False)
+    args = ["dags", "test", PAIR] + (["-c", json.dumps(conf)] if conf else [])
+    result = airflow(env, *args, check=False)
     (DEMO / f"dag_{label}.log").write_text(result.stdout + result.stderr)
     ok = result.returncode == 0 and "state=success" in (result.stdout + result.stderr).replace(" ", "")
     say(f"DAG run '{label}' finished in {time.monotonic() - started:.0f} s ({'success' if ok else 'see .demo/dag_' + label + '.log'})")
     if result.returncode != 0:
         raise SystemExit(f"demo: the DAG run failed; log in {DEMO / f'dag_{label}.log'}")
+
+
+def run_reconcile(env: dict[str, str]) -> None:
+    """The daily reconciliation DAG over the whole seeded history (about 120 days)."""
+    started = time.monotonic()
+    result = airflow(env, "dags", "test", f"{PAIR}_reconcile", "-c", json.dumps({"days": 120}), check=False)
+    (DEMO / "dag_reconcile.log").write_text(result.stdout + result.stderr)
+    say(f"reconciliation DAG over 120 days finished in {time.monotonic() - started:.0f} s")
+    if result.returncode != 0:
+        raise SystemExit(f"demo: reconciliation failed; log in {DEMO / 'dag_reconcile.log'}")
 
 
 def load_combinations(ps_url: str) -> None:
@@ -183,7 +194,7 @@ def main() -> int:
         airflow(env, "pools", "set", "peoplesoft_api", "4", "PeopleSoft Integration Broker calls")
         say("Airflow initialised on SQLite (.demo/airflow), connections and pools registered")
 
-        run_dag(env, "backfill")
+        run_dag(env, "backfill", {"since": "2026-07-01T00:00:00+00:00"})
 
         procs.start([PY, "-m", "airflow", "api-server", "--port", str(api_port)], "api-server", env)
         wait_http(f"http://127.0.0.1:{api_port}/ml-connector/health", timeout=120)
@@ -191,8 +202,10 @@ def main() -> int:
         ensure_hooks(env, receiver)
         new_ids = make_store_activity(bc_url)
         wait_inbox(len(new_ids["orders"]) + 1)
+        time.sleep(2)  # late deliveries of the same burst
         run_dag(env, "webhooks")
         show_posted(ps_url, new_ids)
+        run_reconcile(env)
         line, report = summary(env, ps_url)
     say(f"finished in {time.monotonic() - t0:.0f} s")
     print(line)
@@ -218,7 +231,7 @@ def make_store_activity(bc_url: str) -> dict[str, list[Any]]:
         orders.append(r.json()["id"])
     r = requests.post(f"{bc_url}/_sandbox/orders/{orders[0]}/refunds", json={}, timeout=10)
     r.raise_for_status()
-    refund = r.json()
+    refund = r.json()["data"]
     say(f"store activity: new paid orders {orders}, refund {refund.get('id')} on order {orders[0]} (signed webhooks sent)")
     return {"orders": orders, "refunds": [refund.get("id")]}
 
@@ -239,8 +252,8 @@ def wait_inbox(expected: int, timeout: float = 60.0) -> None:
 
 
 def show_posted(ps_url: str, ids: dict[str, list[Any]]) -> None:
-    journals = requests.get(f"{ps_url}/_sandbox/journals", timeout=30).json()
-    refs = {str(ln.get("JRNL_LN_REF")) for j in journals for ln in j.get("lines", j.get("JRNL_LN", []))}
+    journals = requests.get(f"{ps_url}/_sandbox/journals", timeout=30).json()["journals"]
+    refs = {str(ln.get("JRNL_LN_REF")) for j in journals for ln in j["JRNL_LN"]}
     for order_id in ids["orders"]:
         say(f"order {order_id}: {'posted in PeopleSoft' if str(order_id) in refs else 'NOT posted'}")
     for refund_id in ids["refunds"]:
@@ -252,14 +265,15 @@ def summary(env: dict[str, str], ps_url: str) -> tuple[str, str]:
     from ml_connector.state.store import StateStore
 
     store = StateStore(get_engine(state_url("ml_connector_state")))
-    stats = store.pair_summary(PAIR)
-    reports = sorted((DEMO / "reports").rglob("*.html"), key=lambda p: p.stat().st_mtime)
-    variances = stats.get("variances", 0)
+    stats = store.pair_summary(PAIR, "bigcommerce")
+    latest = json.loads((DEMO / "reports" / f"latest_{PAIR}.json").read_text())
+    in_erp = requests.get(f"{ps_url}/_sandbox/journals", timeout=30).json()["count"]
+    say(f"state: {stats}; PeopleSoft holds {in_erp} journals")
     line = (
-        f"demo: {stats['orders']} orders -> {stats['journals_posted']} journals posted, "
-        f"{stats['customers']} customers, {variances} variances"
+        f"demo: {stats.get('orders', 0)} orders -> {stats.get('journals_posted', 0)} journals posted, "
+        f"{stats.get('customers_synced', 0)} customers, {latest['variances']} variances"
     )
-    return line, str(reports[-1]) if reports else "(no report written)"
+    return line, latest["report"].removeprefix("file://")
 
 
 if __name__ == "__main__":

@@ -151,7 +151,7 @@ def build_reconcile_dag(config: PipelineConfig) -> DAG:
         max_active_runs=1,
         default_args=_default_args(config),
         params={
-            "days": Param(config.reconcile_days, type="integer", minimum=1, maximum=62, description="Days back to reconcile."),
+            "days": Param(config.reconcile_days, type="integer", minimum=1, maximum=366, description="Days back to reconcile."),
         },
         tags=["ml-connector", "reconcile", *config.tags],
     ) as dag:

@@ -13,10 +13,11 @@ from ml_connector.state.claims import ClaimStore
 from ml_connector.state.db import get_engine, migrate
 from ml_connector.state.journals import JournalStore
 from ml_connector.state.records import RecordStore
+from ml_connector.state.summary import SummaryStore
 
 
 class StateStore(
-    RecordStore, JournalStore, ClaimStore, WatermarkStore, InboxStore, CustomerSyncStore, AuditStore
+    RecordStore, JournalStore, ClaimStore, WatermarkStore, InboxStore, CustomerSyncStore, AuditStore, SummaryStore
 ):
     """See the mixins for each method; construct with an engine from ``state.db.get_engine``."""
 
