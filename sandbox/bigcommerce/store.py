@@ -176,7 +176,9 @@ class Store:
             if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
                 raise RefundRejected("items must be a list of objects")
             when = self.now()
+            indexed_at = order.date_modified
             refund = apply_refund(order, items, when, self.data.seq, str(body.get("reason", "")))
+            order.date_modified = indexed_at  # apply_refund moved it: let _touch re-index from the old key
             self._touch(order, when)
             return refund, previous
 

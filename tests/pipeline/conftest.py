@@ -39,6 +39,17 @@ class Sandbox:
     def ps_journals(self) -> list[dict]:
         return self.ps.journals
 
+    def bc_control_post(self, path: str, body: dict | None = None) -> dict:
+        r = requests.post(f"{self.bc_url}/_sandbox/{path}", json=body or {}, timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def ps_fault(self, rule: dict) -> None:
+        requests.post(f"{self.ps_url}/_sandbox/faults", json=rule, timeout=10).raise_for_status()
+
+    def ps_clear_faults(self) -> None:
+        requests.delete(f"{self.ps_url}/_sandbox/faults", timeout=10).raise_for_status()
+
 
 def load_combinations(ps: PeopleSoftSim, mapping_path: Path) -> None:
     mapping = Mapping.load(mapping_path)

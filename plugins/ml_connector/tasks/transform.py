@@ -35,6 +35,7 @@ class _Batch:
         self.outcomes: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
         self.counts: Counter[str] = Counter()
         self.days: set[str] = set()
+        self.keys: set[str] = set()
 
     def park(self, obj: str, source_id: str, error: ParkedError | NormalisationError) -> None:
         status = getattr(error, "status", "needs_review")
@@ -48,6 +49,7 @@ class _Batch:
 
     def add(self, journal: Journal) -> None:
         self.journals.append(journal)
+        self.keys.add(journal.key)
         self.days.add(journal.posting_date.isoformat())
         self.counts[f"journal:{journal.kind.value}"] += 1
 
@@ -102,6 +104,19 @@ def _raw_orders(rt: Runtime, order_ids: set[str]) -> dict[str, dict[str, Any]]:
     return {row.source_id: row.payload for row in rt.store.records(rt.storefront.system, "order", source_ids=order_ids)}
 
 
+_SALE_BUILT = frozenset({"ready", "claimed", "posted", "failed", "detail", "summarised"})
+
+
+def _require_sale(rt: Runtime, batch: _Batch, order: Order) -> None:
+    """A refund offsets a sale: it waits until its order's sale journal exists (posted or queued)."""
+    key = journal_key(rt.pair, "order", order.order_id, JournalKind.SALE.value)
+    if key in batch.keys:
+        return
+    status = rt.store.journal_status(rt.pair, key)
+    if status not in _SALE_BUILT:
+        raise NotSettled(f"order {order.order_id} has no sale journal yet ({status or 'not built'}): the refund waits for it")
+
+
 def _refunds(rt: Runtime, params: Params, batch: _Batch, orders: dict[str, Order], store_id: str) -> None:
     """Refund journals, each checked against what its order captured minus earlier refunds."""
     sf = rt.storefront
@@ -135,6 +150,7 @@ def _refunds(rt: Runtime, params: Params, batch: _Batch, orders: dict[str, Order
             if parent is None:
                 raise NotSettled(f"refund {refund.refund_id}: order {parent_id} is not in state yet")
             order = orders.get(parent_id) or sf.order(parent, store_id)
+            _require_sale(rt, batch, order)
             mine = (refund.created_at, refund.refund_id)
             earlier = [r for r in siblings[parent_id] if (r.created_at, r.refund_id) < mine]
             journal = build_refund(refund, order, earlier, rt.mapping, rt.pair)

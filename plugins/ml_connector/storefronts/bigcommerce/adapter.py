@@ -142,6 +142,8 @@ class BigCommerceAdapter:
             obj, object_id = "refund", str((data.get("refund") or {}).get("refund_id") or "")
         elif obj == "transaction":
             obj, object_id = "order", str(data.get("order_id") or "")
+        elif event.scope.startswith("store/customer/address/"):  # data.id is the address, not the customer
+            obj, object_id = "customer", str((data.get("address") or {}).get("customer_id") or "")
         if not object_id:
             raise WebhookRejected(f"malformed body: {event.scope} names no object id", malformed=True)
         return WebhookEvent(event.delivery_id, event.scope, obj, object_id, event.payload)

@@ -1,0 +1,146 @@
+"""Fixtures for the chaos run: both simulators with unique secrets, connections, state and include/.
+
+Every secret is random per test so that finding one in a log line, an audit row or a report
+can only mean it leaked (no innocent coincidence with a fixed sandbox default).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from sandbox.bigcommerce.server import BigCommerceSim
+from sandbox.peoplesoft.server import PeopleSoftSim
+from tests.pipeline.conftest import PAIR, ROOT, airflow_db, fast_retries, load_combinations  # noqa: F401 - fixtures
+
+DEFAULT_SEED = 1
+ORDERS = 2000
+# Refunds are seeded on paid orders (about 87 % of them): this rate gives about 300 refunds.
+REFUND_RATE = 0.175
+PS_CLIENT_ID = "ml-connector"
+PS_OPRID = "ML_INTEGRATOR"
+PS_TIMEOUT_S = 2  # read timeout of the PeopleSoft hook (connection extra): injected hangs exceed it
+TOKEN_TTL_S = 45.0  # above the hook's 30 s refresh skew, so tokens are reused until the sim expires them
+
+
+def chaos_seed() -> int:
+    """``ML_CONNECTOR_CHAOS_SEED`` (default fixed, so the default suite is reproducible)."""
+    raw = os.environ.get("ML_CONNECTOR_CHAOS_SEED", str(DEFAULT_SEED))
+    try:
+        return int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"ML_CONNECTOR_CHAOS_SEED must be an integer, got {raw!r}") from None
+
+
+def _secret(label: str) -> str:
+    return f"{label}-{secrets.token_hex(12)}"
+
+
+@dataclass
+class Secrets:
+    """Every credential of the run; rotated ones are kept too (they must not leak either)."""
+
+    bc_access_token: str = field(default_factory=lambda: _secret("bctok"))
+    bc_client_secret: str = field(default_factory=lambda: _secret("bcsec"))
+    webhook_header_secret: str = field(default_factory=lambda: _secret("hdrsec"))
+    ps_password: str = field(default_factory=lambda: _secret("pspwd"))
+    ps_client_secret: str = field(default_factory=lambda: _secret("psoauth"))
+    retired: list[str] = field(default_factory=list)
+    issued_tokens: list[str] = field(default_factory=list)
+
+    def rotate_peoplesoft(self) -> tuple[str, str]:
+        """New password and OAuth client secret (what an administrator does in PeopleSoft)."""
+        self.retired += [self.ps_password, self.ps_client_secret]
+        self.ps_password, self.ps_client_secret = _secret("pspwd"), _secret("psoauth")
+        return self.ps_password, self.ps_client_secret
+
+    def labelled(self) -> dict[str, str]:
+        """Every secret of the run by a name that can be printed."""
+        named = {"BigCommerce access token": self.bc_access_token, "BigCommerce client secret": self.bc_client_secret,
+                 "webhook header secret": self.webhook_header_secret, "PeopleSoft password": self.ps_password,
+                 "PeopleSoft OAuth client secret": self.ps_client_secret}
+        named |= {f"retired credential #{n}": value for n, value in enumerate(self.retired, 1)}
+        return named | {f"OAuth token #{n}": value for n, value in enumerate(self.issued_tokens, 1)}
+
+
+@dataclass
+class ChaosSandbox:
+    seed: int
+    bc: BigCommerceSim
+    ps: PeopleSoftSim
+    secrets: Secrets
+    reports: Path
+
+    @property
+    def bc_url(self) -> str:
+        return self.bc.base_url
+
+    @property
+    def ps_url(self) -> str:
+        return self.ps.base_url
+
+    def connection_env(self) -> dict[str, str]:
+        """The two Airflow connections as ``AIRFLOW_CONN_*`` values, with the current secrets."""
+        s = self.secrets
+        bigcommerce = {
+            "conn_type": "bigcommerce", "login": self.bc.client_id, "password": s.bc_access_token,
+            "extra": {"store_hash": self.bc.store_hash, "client_secret": s.bc_client_secret,
+                      "api_base_url": self.bc_url, "webhook_header_secret": s.webhook_header_secret,
+                      "concurrency": 4},
+        }
+        peoplesoft = {
+            "conn_type": "peoplesoft", "schema": "http", "host": self.ps.host, "port": self.ps.port,
+            "login": PS_OPRID, "password": s.ps_password,
+            "extra": {"node": self.ps.node, "auth_mode": "oauth2", "token_url": f"{self.ps_url}/oauth2/token",
+                      "oauth_client_id": PS_CLIENT_ID, "oauth_client_secret": s.ps_client_secret,
+                      "concurrency": 4, "timeout": PS_TIMEOUT_S},
+        }
+        return {"AIRFLOW_CONN_BIGCOMMERCE_DEFAULT": json.dumps(bigcommerce),
+                "AIRFLOW_CONN_PEOPLESOFT_DEFAULT": json.dumps(peoplesoft)}
+
+    def apply_connections(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for key, value in self.connection_env().items():
+            monkeypatch.setenv(key, value)
+
+
+def _record_issued_tokens(ps: PeopleSoftSim, sink: list[str]) -> None:
+    """Instrument the simulator's token endpoint so the test knows every token it handed out."""
+    issue = ps.auth.issue_token
+
+    def recording(client_id: str, client_secret: str) -> dict[str, object] | None:
+        issued = issue(client_id, client_secret)
+        if issued is not None:
+            sink.append(str(issued["access_token"]))
+        return issued
+
+    ps.auth.issue_token = recording  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def chaos(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fast_retries: Path) -> Iterator[ChaosSandbox]:  # noqa: F811
+    seed = chaos_seed()
+    creds = Secrets()
+    bc = BigCommerceSim(port=0, seed=seed, orders=ORDERS, refund_rate=REFUND_RATE, quota=1_000_000,
+                        window_ms=30_000, access_token=creds.bc_access_token, client_secret=creds.bc_client_secret,
+                        allow_http_destinations=True)
+    ps = PeopleSoftSim(port=0, seed=seed, auth="oauth2", password=creds.ps_password, oauth_client_id=PS_CLIENT_ID,
+                       oauth_client_secret=creds.ps_client_secret, token_ttl=TOKEN_TTL_S)
+    _record_issued_tokens(ps, creds.issued_tokens)
+    bc.start()
+    ps.start()
+    load_combinations(ps, ROOT / "include" / "mappings" / f"{PAIR}.yaml")
+    sandbox = ChaosSandbox(seed, bc, ps, creds, tmp_path / "reports")
+    sandbox.apply_connections(monkeypatch)
+    monkeypatch.setenv("ML_CONNECTOR_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    monkeypatch.setenv("ML_CONNECTOR_REPORTS_URL", sandbox.reports.as_uri())
+    try:
+        yield sandbox
+    finally:
+        bc.stop()
+        ps.stop()
