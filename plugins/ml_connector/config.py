@@ -95,7 +95,12 @@ class PipelineConfig(_Strict):
     @property
     def webhook_asset_uri(self) -> str:
         """The asset a verified webhook for this pair's storefront connection updates."""
-        return f"ml-connector://{self.storefront.type}/{self.storefront.conn_id}/events"
+        return webhook_asset_uri(self.storefront.type, self.storefront.conn_id)
+
+
+def webhook_asset_uri(storefront: str, conn_id: str) -> str:
+    """The asset a verified webhook for ``storefront`` connection ``conn_id`` updates (one place)."""
+    return f"ml-connector://{storefront}/{conn_id}/events"
 
 
 def _key_path(loc: tuple[object, ...]) -> str:

@@ -69,6 +69,7 @@ class EmitRecorder:
     """The ``emit`` callable of a real ``Waker``: records calls; ``gate`` can hold the first one."""
 
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
     started: threading.Event = field(default_factory=threading.Event)
     gate: threading.Event = field(default_factory=threading.Event)
     fail_first: bool = False
@@ -80,6 +81,7 @@ class EmitRecorder:
         self.started.set()
         self.gate.wait(timeout=30)
         self.calls.append((uri, dict(extra)))
+        self.threads.append(threading.current_thread())
         if self.fail_first and len(self.calls) == 1:
             raise RuntimeError("Airflow database unavailable")
 

@@ -50,11 +50,11 @@ def test_worker_thread_ends_when_idle_and_starts_again_on_the_next_wake() -> Non
 
     waker.wake(ORDERS)
     assert waker.flush(timeout=10)
-    first = waker._thread
-    assert first is not None
+    [first] = emitted.threads
     first.join(timeout=10)
     assert not first.is_alive()
 
     waker.wake(OTHER)
     assert waker.flush(timeout=10)
     assert emitted.calls == [(ORDERS, {"deliveries": 1}), (OTHER, {"deliveries": 1})]
+    assert emitted.threads[1] is not first

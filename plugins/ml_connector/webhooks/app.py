@@ -23,6 +23,7 @@ import traceback
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ml_connector.config import webhook_asset_uri
 from ml_connector.storefronts.base import WebhookRejected, storefront_adapter
 from ml_connector.webhooks.inbox import Inbox
 from ml_connector.webhooks.waker import Waker, emit_asset_event
@@ -119,7 +120,7 @@ def create_app(*, inbox: Inbox | None = None, waker: Waker | None = None, max_bo
                       _first_line(exc))
             return _error(503, "inbox unavailable, retry later")
         if new:
-            waker.wake(f"ml-connector://{storefront}/{conn_id}/events")
+            waker.wake(webhook_asset_uri(storefront, conn_id))
         return JSONResponse({"accepted": True, "duplicate": not new, "delivery_id": event.delivery_id})
 
     return app
