@@ -177,3 +177,26 @@ def test_every_dag_file_imports_without_network_or_database(dag_file: str, monke
     assert bag.dags, f"{dag_file} defines no DAG"
     for dag in bag.dags.values():
         assert dag.max_active_runs == 1 or dag.dag_id.endswith("_reconcile")
+
+
+def test_daily_granularity_posts_one_journal_per_store_currency_and_day(airflow_db, sandbox: Sandbox,
+                                                                         sqlite_state: StateStore):
+    dr, states = run({"granularity": "daily"})
+    assert dr.state == "success", states
+    details = list(sqlite_state.journals_with_status(PAIR, "summarised"))
+    assert details, "order-level detail is kept in state"
+    days = {(j.store_id, j.currency, j.posting_date) for j in details}
+    posted = sandbox.ps_journals()
+    assert len(posted) == len(days)
+    assert all(j["JOURNAL_ID"][2] == "D" for j in posted)
+    # The daily journals carry exactly the per-order amounts, account by account.
+    by_account: dict[str, Decimal] = {}
+    for journal in details:
+        for line in journal.lines:
+            account = dict(line.dims)["ACCOUNT"]
+            by_account[account] = by_account.get(account, Decimal(0)) + line.base_amount
+    in_erp: dict[str, Decimal] = {}
+    for journal in posted:
+        for line in journal["JRNL_LN"]:
+            in_erp[line["ACCOUNT"]] = in_erp.get(line["ACCOUNT"], Decimal(0)) + Decimal(str(line["MONETARY_AMOUNT"]))
+    assert {a: v for a, v in by_account.items() if v} == {a: v for a, v in in_erp.items() if v}

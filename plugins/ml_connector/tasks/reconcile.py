@@ -22,6 +22,7 @@ from ml_connector.tasks.runtime import Runtime
 log = logging.getLogger("ml_connector.reconcile")
 
 PARKED = ("needs_mapping", "needs_review", "not_settled", "new", "changed")
+DETAIL_ONLY = ("detail", "summarised")
 # Journals a day's figures may borrow from neighbouring days (refunds of orders settled earlier).
 MARGIN = dt.timedelta(days=3)
 
@@ -97,9 +98,12 @@ def run_reconcile(rt: Runtime, *, days: list[str]) -> dict[str, Any]:
     dates = sorted(dt.date.fromisoformat(d) for d in days)
     period = (dates[0], dates[-1])
     orders, refunds, parked = _canonical(rt)
+    # Order-level detail behind a daily summary is not a ledger document of its own: the daily
+    # journal (which lists the orders as its sources) is what state and the ERP are compared on.
     journals = [
         (sj.journal, sj.status, sj.erp_document_id)
         for sj in rt.store.journals_between(rt.pair, period[0] - MARGIN, period[1] + MARGIN)
+        if sj.status not in DETAIL_ONLY
     ]
     hook = rt.erp_hook()
     erp_lines = rt.erp.read_back(hook, rt.mapping, period[0] - MARGIN, period[1] + MARGIN)
