@@ -6,19 +6,16 @@ bigcommerce``) so that its threads do not compete with the client's GIL.
 
     python -m bench.bigcommerce_extract --orders 2000 --window-ms 10000 --quota 150
 
-Utilisation is measured over whole rate-limit windows between the first window in which the
-client was held back and the last full one, from the client's own request timestamps (audit).
+Utilisation is measured over every whole rate-limit window between the first window in which the
+client was held back and the last full one (idle windows included), from the client's own request
+timestamps (audit).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
-import socket
-import subprocess
-import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,8 +26,9 @@ from ml_connector.audit import Exchange
 from ml_connector.storefronts.bigcommerce.hook import BigCommerceHook
 from ml_connector.storefronts.bigcommerce.normalise import needs_transactions
 
+from bench.common import bench_main, processes, start_simulator
+
 STORE_HASH, TOKEN, CLIENT_ID, SECRET = "sandbox1", "bc-sandbox-token", "bc-sandbox-client", "bc-sandbox-secret"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class _TimingAudit:
@@ -43,49 +41,30 @@ class _TimingAudit:
         self.events.append((time.monotonic(), exchange.status))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_simulator(orders: int, refund_rate: float, latency_ms: int, quota: int, window_ms: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "sandbox", "bigcommerce", "--port", str(port), "--seed", "7", "--orders", str(orders),
-           "--refund-rate", str(refund_rate), "--latency-ms", str(latency_ms), "--quota", str(quota),
-           "--window-ms", str(window_ms)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"simulator exited: {(proc.stderr.read() if proc.stderr else b'').decode()[-2000:]}")
-        try:
-            if requests.get(f"{base}/_sandbox/health", timeout=1).ok:
-                return proc, base
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("simulator did not start within 120 s")
-
-
 def _utilisation(events: list[tuple[float, int | None]], t0: float, window_s: float, quota: int) -> float | None:
-    """Requests per full window / quota, over the windows after the client first had to wait."""
+    """Requests per whole window / quota, over every window from the first one the client filled
+    (>= half the quota: from then on it is held back by the quota, not by latency) to the last full one.
+
+    Every window in that span counts, idle ones included: a client that stalls for a window
+    after each full one must score about 0.5, not 1.0.
+    """
     if not events:
         return None
     per_window = Counter(int((t - t0) // window_s) for t, _ in events)
     last_full = int((events[-1][0] - t0) // window_s) - 1
-    saturated = [w for w in range(0, last_full + 1) if per_window[w] >= quota * 0.5]
-    if not saturated:
+    first = next((w for w in range(0, last_full + 1) if per_window[w] >= quota * 0.5), None)
+    if first is None:
         return None
-    return round(sum(per_window[w] for w in saturated) / (len(saturated) * quota), 4)
+    span = range(first, last_full + 1)
+    return round(sum(per_window[w] for w in span) / (len(span) * quota), 4)
 
 
 def run(orders: int = 10000, refunds: int = 1000, latency_ms: int = 200, quota: int = 450,
         window_ms: int = 30000, concurrency: int = 4) -> dict[str, Any]:
-    proc, base = _start_simulator(orders, refunds / max(orders, 1), latency_ms, quota, window_ms)
-    try:
+    options = ["--seed", "7", "--orders", str(orders), "--refund-rate", str(refunds / max(orders, 1)),
+               "--latency-ms", str(latency_ms), "--quota", str(quota), "--window-ms", str(window_ms)]
+    with tempfile.TemporaryDirectory(prefix="mlc-bench-bc-") as work, processes(Path(work)) as procs:
+        base = start_simulator(procs, "bigcommerce", options).url
         audit = _TimingAudit()
         hook = BigCommerceHook.from_params(STORE_HASH, TOKEN, CLIENT_ID, SECRET, base, audit=audit,
                                            concurrency=concurrency)
@@ -117,28 +96,18 @@ def run(orders: int = 10000, refunds: int = 1000, latency_ms: int = 200, quota: 
             "elapsed_s": round(elapsed, 2),
             "params": {"latency_ms": latency_ms, "quota": quota, "window_ms": window_ms, "concurrency": concurrency},
         }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.bigcommerce_extract", description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=10000)
     parser.add_argument("--refunds", type=int, default=None, help="default: orders / 10")
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--quota", type=int, default=450)
     parser.add_argument("--window-ms", type=int, default=30000)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=None, help="also write the result as JSON here")
-    args = parser.parse_args(argv)
-    result = run(args.orders, args.refunds if args.refunds is not None else args.orders // 10, args.latency_ms,
-                 args.quota, args.window_ms, args.concurrency)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    return 0
+    return bench_main(parser, lambda a: run(a.orders, a.refunds if a.refunds is not None else a.orders // 10,
+                                            a.latency_ms, a.quota, a.window_ms, a.concurrency), argv)
 
 
 if __name__ == "__main__":

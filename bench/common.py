@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,19 +154,34 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, **(extra or {})}
 
 
-def start_simulator(procs: Processes, kind: str, options: Sequence[str], timeout: float = 120) -> str:
-    """``python -m sandbox KIND`` on a free port; returns its base URL once it answers."""
+@dataclass(frozen=True)
+class Simulator:
+    proc: subprocess.Popen[bytes]
+    url: str
+
+
+def start_simulator(procs: Processes, kind: str, options: Sequence[str], timeout: float = 120) -> Simulator:
+    """``python -m sandbox KIND`` on a free port, returned once it answers."""
     port = free_port()
     proc = procs.start([PY, "-m", "sandbox", kind, "--port", str(port), *options], kind)
-    base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/_sandbox/health", timeout, proc, procs.log_dir / f"{kind}.log")
-    return base
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/_sandbox/health", timeout, proc, procs.log_dir / f"{kind}.log")
+    return Simulator(proc, url)
 
 
 # -- one benchmark's command line --------------------------------------------------------
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def bench_main(parser: argparse.ArgumentParser, measure: Callable[[argparse.Namespace], dict[str, Any]],
-               argv: list[str] | None = None) -> int:
-    """Parse, measure, print the result as JSON and (``--json-out``) write it for ``python -m bench``."""
+               argv: list[str] | None = None, ok: Callable[[dict[str, Any]], bool] = lambda _: True) -> int:
+    """Parse, measure, print the result as JSON and (``--json-out``) write it for ``python -m bench``.
+
+    Exits 1 when ``ok`` says the run was wrong (not slow: wrong), after writing the result.
+    SIGTERM (the suite's timeout) becomes SystemExit, so simulators and Airflow are stopped.
+    """
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser.add_argument("--json-out", type=Path, default=None, help="also write the result as JSON here")
     args = parser.parse_args(argv)
     result = measure(args)
@@ -174,7 +190,7 @@ def bench_main(parser: argparse.ArgumentParser, measure: Callable[[argparse.Name
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(text + "\n", encoding="utf-8")
-    return 0
+    return 0 if ok(result) else 1
 
 
 # -- results -----------------------------------------------------------------------------

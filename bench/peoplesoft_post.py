@@ -6,19 +6,15 @@ The simulator runs as a separate process (``python -m sandbox peoplesoft``) so t
 do not compete with the client's GIL. Journals go through ``post_journal(..., lookup_first=False)``
 as the load step sends first attempts; afterwards every journal must be in the simulator exactly
 once. Reports ``ps_journals_per_s`` and ``ps_peak_rss_mb`` (client process); target >= 100 / s and
-< 500 MiB. Results are printed as JSON and written to ``bench/results/peoplesoft_post.json``.
+< 500 MiB. Results are printed as JSON (and written to ``--json-out PATH`` when given).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import resource
-import socket
-import subprocess
-import sys
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +29,8 @@ from ml_connector.core.model import Journal, JournalKind, JournalLine, SourceRef
 from ml_connector.erps.peoplesoft.hook import PeopleSoftHook
 from ml_connector.erps.peoplesoft.poster import post_journal
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import bench_main, peak_rss_mb, processes, start_simulator
+
 BU = "US001"
 HEADER = (("BUSINESS_UNIT", BU), ("LEDGER_GROUP", "ACTUALS"), ("LEDGER", "ACTUALS"), ("SOURCE", "ECM"), ("RT_TYPE", "CRRNT"))
 RULES = [{"ACCOUNT": "110100", "DEPTID": "*"}, {"ACCOUNT": "400100", "DEPTID": "*", "PRODUCT": "*"}, {"ACCOUNT": "210500"}]
@@ -47,29 +44,6 @@ class _CountingAudit:
 
     def record(self, exchange: Exchange) -> None:
         self.statuses[exchange.status] += 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_simulator(latency_ms: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "sandbox", "peoplesoft", "--port", str(port), "--latency-ms", str(latency_ms)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/_sandbox/health", timeout=1).ok:
-                return proc, base
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError(f"PeopleSoft simulator did not start: {(proc.stderr.read() if proc.stderr else b'').decode()[:500]}")
 
 
 def make_journal(order: int, lines: int, day: dt.date) -> Journal:
@@ -88,8 +62,9 @@ def make_journal(order: int, lines: int, day: dt.date) -> Journal:
 
 
 def run(journals: int = 5000, lines: int = 6, latency_ms: int = 50, concurrency: int = 8) -> dict[str, Any]:
-    proc, base = _start_simulator(latency_ms)
-    try:
+    with tempfile.TemporaryDirectory(prefix="mlc-bench-ps-") as work, processes(Path(work)) as procs:
+        sim = start_simulator(procs, "peoplesoft", ["--latency-ms", str(latency_ms)])
+        base, proc = sim.url, sim.proc
         requests.post(f"{base}/_sandbox/combinations", json={"business_unit": BU, "rules": RULES, "replace": True}, timeout=10)
         audit = _CountingAudit()
         hook = PeopleSoftHook.from_params(base, "PSFT_EP", "ML_INTEGRATOR", "ps-sandbox-pass", audit=audit,
@@ -116,16 +91,13 @@ def run(journals: int = 5000, lines: int = 6, latency_ms: int = 50, concurrency:
             "ps_concurrency": concurrency,
             "ps_elapsed_s": round(elapsed, 2),
             "ps_journals_per_s": round(journals / elapsed, 1),
-            "ps_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "ps_peak_rss_mb": peak_rss_mb(),
             "ps_client_cpu_ms_per_journal": round(client_cpu * 1000 / journals, 2),
             "ps_sim_cpu_ms_per_journal": round(server_cpu * 1000 / journals, 2),
             "ps_statuses": dict(statuses),
             "ps_http_statuses": {str(k): v for k, v in audit.statuses.items()},
             "ps_all_present_once": set(ids) == expected and len(expected) == journals and max(ids.values()) == 1,
         }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,14 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=6)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
-    args = parser.parse_args(argv)
-    result = run(args.journals, args.lines, args.latency_ms, args.concurrency)
-    text = json.dumps(result, indent=2, sort_keys=True)
-    print(text)
-    out = ROOT / "bench" / "results" / "peoplesoft_post.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n", encoding="utf-8")
-    return 0 if result["ps_all_present_once"] else 1
+    return bench_main(parser, lambda a: run(a.journals, a.lines, a.latency_ms, a.concurrency), argv,
+                      ok=lambda result: bool(result["ps_all_present_once"]))
 
 
 if __name__ == "__main__":

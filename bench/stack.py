@@ -52,6 +52,8 @@ def airflow_env(home: Path, *, api_port: int, state_db: Path, bc_url: str = "", 
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        # ``airflow standalone`` starts its components as ``airflow ...`` found on PATH: this venv's.
+        "PATH": os.pathsep.join((str(Path(PY).parent), os.environ.get("PATH", ""))),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),

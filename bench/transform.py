@@ -11,10 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import json
 import random
-import resource
-import sys
 import time
 from decimal import Decimal
 
@@ -33,6 +30,8 @@ from ml_connector.core.model import (
     TaxLine,
 )
 from ml_connector.settings import include_dir
+
+from bench.common import bench_main, peak_rss_mb
 
 PAIR = "bigcommerce_to_peoplesoft"
 CATEGORIES = ("Hardware", "Tools", "Garden", "Apparel", "Kitchen")
@@ -93,11 +92,6 @@ def _build_all(records: list[tuple[Order, Refund | None]], mapping: Mapping) -> 
     return built
 
 
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
-
-
 def run(orders: int) -> dict[str, float | int]:
     """Generate ``orders`` orders, time building their journals, return the measures."""
     mapping = Mapping.load(include_dir() / "mappings" / f"{PAIR}.yaml")
@@ -113,7 +107,7 @@ def run(orders: int) -> dict[str, float | int]:
     gc.unfreeze()
     return {
         "transform_orders_per_s": round(orders / seconds, 1) if seconds else 0.0,
-        "transform_peak_rss_mb": round(_peak_rss_mb(), 1),
+        "transform_peak_rss_mb": peak_rss_mb(),
         "orders": orders,
         "journals": journals,
         "seconds": round(seconds, 3),
@@ -121,12 +115,10 @@ def run(orders: int) -> dict[str, float | int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.transform", description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=100_000)
-    result = run(parser.parse_args(argv).orders)
-    print(json.dumps(result))
-    return 0
+    return bench_main(parser, lambda a: run(a.orders), argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

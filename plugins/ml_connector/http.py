@@ -164,6 +164,13 @@ class HeaderRateLimiter:
             return
         reset_at = self._clock() + reset_ms / 1000.0
         estimate = left - self._in_flight
+        if self._reset_at is not None and reset_at < self._reset_at - 1.0:
+            # The answer is from a window that ended before the one we are in. A success is a late
+            # answer from the old window: it says nothing about the new one (taking its "left"
+            # would stall the client for a whole window). A 429 means we rolled over too early.
+            if response.status_code == 429:
+                self._left, self._reset_at = estimate, reset_at
+            return
         # A reset later than the one we know by more than a second means a new window has begun.
         new_window = self._reset_at is None or reset_at > self._reset_at + 1.0
         if new_window or self._left is None:
