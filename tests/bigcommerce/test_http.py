@@ -165,3 +165,19 @@ def test_header_limiter_takes_the_lower_estimate_within_a_window() -> None:
     limiter.before_request()
     limiter.after_response(_FakeResponse(200, {**hdr, "X-Rate-Limit-Requests-Left": "5"}))  # stale, out of order
     assert limiter._left == 0
+
+
+def test_header_limiter_ignores_a_late_success_from_the_previous_window() -> None:
+    """A slow answer from the old window must not zero the new window's quota (the client would idle)."""
+    now = [0.0]
+    limiter = HeaderRateLimiter(reserve=0, clock=lambda: now[0])
+    hdr = {"X-Rate-Limit-Requests-Quota": "10", "X-Rate-Limit-Time-Window-Ms": "30000"}
+    limiter.before_request()
+    limiter.after_response(_FakeResponse(200, {**hdr, "X-Rate-Limit-Requests-Left": "9", "X-Rate-Limit-Time-Reset-Ms": "30000"}))
+    now[0] = 31.0  # the window rolled over; a fresh answer opens the new one
+    limiter.before_request()
+    limiter.after_response(_FakeResponse(200, {**hdr, "X-Rate-Limit-Requests-Left": "9", "X-Rate-Limit-Time-Reset-Ms": "29000"}))
+    # ... and then a request sent in the old window answers late, reporting that window's end.
+    limiter.before_request()
+    limiter.after_response(_FakeResponse(200, {**hdr, "X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "100"}))
+    assert limiter._left >= 7, "the late answer of the old window must not spend the new one"
