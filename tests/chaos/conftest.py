@@ -12,11 +12,14 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ml_connector.http import RetryPolicy
 
 from sandbox.bigcommerce.server import BigCommerceSim
 from sandbox.peoplesoft.server import PeopleSoftSim
+from tests.chaos.faults import WINDOW_MS
 from tests.pipeline.conftest import PAIR, ROOT, airflow_db, fast_retries, load_combinations  # noqa: F401 - fixtures
 
 DEFAULT_SEED = 1
@@ -27,6 +30,7 @@ PS_CLIENT_ID = "ml-connector"
 PS_OPRID = "ML_INTEGRATOR"
 PS_TIMEOUT_S = 2  # read timeout of the PeopleSoft hook (connection extra): injected hangs exceed it
 TOKEN_TTL_S = 45.0  # above the hook's 30 s refresh skew, so tokens are reused until the sim expires them
+BACKOFF_SCALE = 0.2
 
 
 def chaos_seed() -> int:
@@ -123,11 +127,27 @@ def _record_issued_tokens(ps: PeopleSoftSim, sink: list[str]) -> None:
 
 
 @pytest.fixture
-def chaos(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fast_retries: Path) -> Iterator[ChaosSandbox]:  # noqa: F811
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hooks' retry backoff cut to a fifth, as ``fast_retries`` cuts Airflow's retry delay.
+
+    Hundreds of faults each wait out a backoff; what this test checks is what the retries do,
+    not how long they wait (waits announced by 429 reset headers are kept as they are).
+    """
+    backoff = RetryPolicy.backoff
+
+    def scaled(self: RetryPolicy, attempt: int, rng: Any = None) -> float:
+        return backoff(self, attempt, rng) * BACKOFF_SCALE
+
+    monkeypatch.setattr(RetryPolicy, "backoff", scaled)
+
+
+@pytest.fixture
+def chaos(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fast_retries: Path,  # noqa: F811
+          fast_backoff: None) -> Iterator[ChaosSandbox]:
     seed = chaos_seed()
     creds = Secrets()
     bc = BigCommerceSim(port=0, seed=seed, orders=ORDERS, refund_rate=REFUND_RATE, quota=1_000_000,
-                        window_ms=30_000, access_token=creds.bc_access_token, client_secret=creds.bc_client_secret,
+                        window_ms=WINDOW_MS, access_token=creds.bc_access_token, client_secret=creds.bc_client_secret,
                         allow_http_destinations=True)
     ps = PeopleSoftSim(port=0, seed=seed, auth="oauth2", password=creds.ps_password, oauth_client_id=PS_CLIENT_ID,
                        oauth_client_secret=creds.ps_client_secret, token_ttl=TOKEN_TTL_S)

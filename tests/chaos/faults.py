@@ -13,18 +13,20 @@ from typing import Any
 
 import requests
 
-# BigCommerce REST: 429 with reset headers (the limiter says "wait 150 ms"), 429 without headers
-# (platform load: back off), 5xx, dropped connections, and a rare hang that ends in a drop.
+# BigCommerce REST: 429 with reset headers (the store's quota spent by someone else: wait for the
+# window, which the simulator runs at WINDOW_MS), 429 without headers (platform load: back off),
+# 5xx, dropped connections, and a rare hang that ends in a drop.
+WINDOW_MS = 500
 RATE_LIMITED = {
-    "X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "150",
-    "X-Rate-Limit-Requests-Quota": "1000000", "X-Rate-Limit-Time-Window-Ms": "30000",
+    "X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "150", "X-Retry-After": "1",
+    "X-Rate-Limit-Requests-Quota": "1000000", "X-Rate-Limit-Time-Window-Ms": str(WINDOW_MS),
 }
 BIGCOMMERCE_FAULTS: list[dict[str, Any]] = [
-    {"kind": "status", "path": "^/stores/", "rate": 0.035, "status": 429, "headers": RATE_LIMITED,
+    {"kind": "status", "path": "^/stores/", "rate": 0.02, "status": 429, "headers": RATE_LIMITED,
      "body": '{"status":429,"title":"Too many requests"}'},
-    {"kind": "status", "path": "^/stores/", "rate": 0.015, "status": 429, "body": '{"status":429,"title":"Busy"}'},
-    {"kind": "status", "path": "^/stores/", "rate": 0.015, "status": 503, "body": '{"status":503,"title":"Unavailable"}'},
-    {"kind": "status", "path": "^/stores/", "rate": 0.01, "status": 500, "body": '{"status":500,"title":"Internal"}'},
+    {"kind": "status", "path": "^/stores/", "rate": 0.02, "status": 429, "body": '{"status":429,"title":"Busy"}'},
+    {"kind": "status", "path": "^/stores/", "rate": 0.02, "status": 503, "body": '{"status":503,"title":"Unavailable"}'},
+    {"kind": "status", "path": "^/stores/", "rate": 0.015, "status": 500, "body": '{"status":500,"title":"Internal"}'},
     {"kind": "reset", "path": "^/stores/", "rate": 0.02},
     {"kind": "timeout", "path": "^/stores/", "rate": 0.005, "seconds": 1.0},
 ]

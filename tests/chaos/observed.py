@@ -12,16 +12,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ml_connector.state.schema import PARKED_STATUSES
 from ml_connector.state.store import StateStore
 
 from sandbox.peoplesoft.ci import CHARTFIELDS
 from tests.chaos.expected import Combination, DocumentId
 
-# JOURNAL_ID = connection prefix (default EC) + kind letter + source id (DESIGN §5 / peoplesoft keys).
+# JOURNAL_ID = connection prefix (default EC) + kind letter + 7 characters (the source id, or a hash).
 JOURNAL_KINDS = {"S": "sale", "R": "refund", "V": "reversal"}
-_JOURNAL_ID = re.compile(r"^EC([SRV])\d+$")
+_JOURNAL_ID = re.compile(r"^EC([SRV])[A-Z0-9]{7}$")
 ZERO = Decimal("0")
+# Statuses that hold a record back with a reason: a person must act, or it waits for something
+# (its order, its capture) and is tried again on every run.
+HELD_STATUSES = frozenset({"needs_mapping", "needs_review", "not_settled"})
 
 
 @dataclass
@@ -74,7 +76,7 @@ class RecordState:
 
     @property
     def parked(self) -> bool:
-        return self.status in PARKED_STATUSES and bool(self.reason)
+        return self.status in HELD_STATUSES and bool(self.reason)
 
 
 def record_states(store: StateStore, system: str = "bigcommerce") -> dict[DocumentId, RecordState]:

@@ -10,10 +10,12 @@ step is SIGKILLed between "PeopleSoft accepted" and "state recorded".
 
 Afterwards, against the simulators' own data: every settled order and every refund is in
 PeopleSoft exactly once or parked with a reason; the trial balance per ChartField combination
-equals the test's own computation from the raw store and the mapping file; no secret is in any
-log line, subprocess output, audit row or report.
+equals the test's own computation from the raw store and the mapping file; the connector's own
+reconciliation over the whole period has no unexplained variance; no secret is in any log line,
+subprocess output, audit row or report.
 
-Seed: ``ML_CONNECTOR_CHAOS_SEED`` (default 1).
+Seed: ``ML_CONNECTOR_CHAOS_SEED`` (default 1). Retry backoff is scaled down (``fast_backoff``) and
+Airflow retries are 2 x 1-2 s (``fast_retries``), so a run takes about three minutes.
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ from ml_connector.config import pipeline
 from ml_connector.state.db import get_engine, state_url
 from ml_connector.state.store import StateStore
 from ml_connector.storefronts.bigcommerce import adapter as bigcommerce_adapter
+from ml_connector.tasks.reconcile import run_reconcile
+from ml_connector.tasks.runtime import Runtime
 
 from tests.chaos.conftest import ORDERS, PAIR, PS_CLIENT_ID, PS_OPRID, ROOT, ChaosSandbox
 from tests.chaos.expected import ExpectedLedger, expected_ledger
 from tests.chaos.faults import CredentialRotation, Ticker, faults_injected, install_faults, token_expirer
 from tests.chaos.leaks import audit_texts, find_leaks, report_texts
 from tests.chaos.observed import posted_ledger, record_states
-from tests.chaos.webhooks import WebhookSender, create_live_activity
+from tests.chaos.webhooks import LiveActivity, WebhookSender, create_live_activity
 
 pytestmark = pytest.mark.chaos
 
@@ -62,8 +66,16 @@ class Run:
         return self.state == "success" and all(s == "success" for s in self.tasks.values())
 
 
+def rerun_conf(store: StateStore) -> dict[str, str]:
+    """What clearing the failed tasks amounts to: carry on from where extract got (its watermark).
+
+    Until one extract has succeeded there is no watermark and the initial load starts over.
+    """
+    return {} if store.get_watermark(PAIR, "orders") else SINCE
+
+
 def run_dag(conf: dict[str, str]) -> Run:
-    """One DAG run with its task retries (``dag.test()``); re-running is what "clear" does."""
+    """One DAG run with its task retries (``dag.test()``)."""
     started = time.monotonic()
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
@@ -110,63 +122,89 @@ def assert_nothing_dropped(store: StateStore, ledger: ExpectedLedger) -> None:
     assert not parked_unexpectedly, f"parked although the mapping covers them: {parked_unexpectedly[:20]}"
 
 
-def test_chaos_every_document_posted_exactly_once(
-    airflow_db: None, chaos: ChaosSandbox, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    caplog.set_level(logging.INFO)
-    # The webhook verifier caches connection settings for a minute: start from this test's secrets.
-    monkeypatch.setattr(bigcommerce_adapter.ADAPTER, "_settings", bigcommerce_adapter._SettingsCache())
-    config = pipeline(PAIR)
-    creds = chaos.secrets
-    rng = random.Random(chaos.seed)
-    assert len(chaos.bc.store.orders) == ORDERS and 250 <= len(chaos.bc.store.refunds()) <= 350
-
-    install_faults(chaos.bc_url, chaos.ps_url)
-    live = create_live_activity(chaos.bc, rng)
-    sender = WebhookSender(chaos.bc, creds.bc_client_secret, config.webhooks.header_name, creds.webhook_header_secret)
-    sender.deliver_out_of_order_twice(live.refund_events)  # refunds before their orders are known
+def operate_through_chaos(chaos: ChaosSandbox, monkeypatch: pytest.MonkeyPatch, sender: WebhookSender,
+                          live: LiveActivity) -> tuple[list[Run], subprocess.CompletedProcess[str]]:
+    """The first run under rotating credentials, the operator's fix, a killed load, re-runs until green."""
     rotation = CredentialRotation(chaos.ps_url, lambda: len(chaos.ps.ledger.journals.rows), ROTATE_AFTER_JOURNALS,
-                                  creds.rotate_peoplesoft)
-    runs: list[Run] = []
+                                  chaos.secrets.rotate_peoplesoft)
+    store = StateStore(get_engine(state_url()))
     with Ticker(0.2, rotation.check) as rotator, Ticker(TOKEN_REVOKE_EVERY_S, token_expirer(chaos.ps_url)) as revoker:
-        runs.append(run_dag(SINCE))
+        runs = [run_dag(SINCE)]
         assert rotation.fired.is_set(), f"the first run never reached {ROTATE_AFTER_JOURNALS} journals: {runs[0]}"
-        assert runs[0].tasks["load"] == "failed", f"load should fail on the rotated credentials: {runs[0]}"
-        chaos.apply_connections(monkeypatch)  # the operator puts the new secret into the connection
+        assert runs[0].tasks["load"] == "failed", f"load must fail on the rotated credentials: {runs[0]}"
+        chaos.apply_connections(monkeypatch)  # the operator puts the new secrets into the connection
         sender.deliver_out_of_order_twice(live.order_events)
 
-        before_kill = len(chaos.ps.journals)
+        before = len(chaos.ps.journals)
         killed = run_killed_load()
         assert killed.returncode == -signal.SIGKILL, f"load was not killed: {killed.returncode}\n{killed.stderr[-3000:]}"
-        store = StateStore(get_engine(state_url()))
         recorded = len(store.journal_keys_with_status(PAIR, ("posted",)))
-        assert len(chaos.ps.journals) > before_kill and len(chaos.ps.journals) > recorded, (
-            "the kill must leave a journal PeopleSoft accepted but state did not record")
+        assert before < len(chaos.ps.journals) and recorded < len(chaos.ps.journals), (
+            "the kill must leave a journal that PeopleSoft accepted and state did not record")
 
         while not runs[-1].green and len(runs) < MAX_RUNS:
-            runs.append(run_dag(SINCE))
-    print(f"\nchaos seed {chaos.seed}: runs {[(r.state, round(r.seconds)) for r in runs]}")
-    assert runs[-1].green, f"still failing after {len(runs)} runs: {runs[-1]}"
+            runs.append(run_dag(rerun_conf(store)))
+    assert runs[-1].green, f"still failing after {len(runs)} runs: {runs}"
     assert not rotator.errors and not revoker.errors, rotator.errors + revoker.errors
+    return runs, killed
 
-    # The chaos really happened.
-    assert faults_injected(chaos.bc_url) > 100 and faults_injected(chaos.ps_url) > 100
+
+def reconcile_whole_period(chaos: ChaosSandbox) -> dict[str, object]:
+    """The controller's reconciliation over every posting day (store vs state vs PeopleSoft).
+
+    A run reconciles only the days it touched; after a run whose load failed, that is what an
+    operator asks for. ``run_reconcile`` raises when a variance is unexplained.
+    """
+    days = sorted({str(journal["JOURNAL_DATE"]) for journal in chaos.ps.journals})
+    return run_reconcile(Runtime.open(pipeline(PAIR), run_id="chaos__month_end"), days=days)
+
+
+def assert_chaos_happened(chaos: ChaosSandbox, sender: WebhookSender, store: StateStore, logs: str) -> None:
+    assert min(faults_injected(chaos.bc_url), faults_injected(chaos.ps_url)) > ORDERS // 20, "too few faults"
     assert chaos.ps.counter_snapshot()["counters"].get("status:401", 0) > 0, "no call met the rotated credentials"
+    assert "AuthenticationError" in logs, "the rotated credentials must surface as AuthenticationError"
     assert all(status == 200 for _, status, _ in sender.answers), sender.answers
     flags = sender.duplicate_flags()
     assert flags and all(f == [False, True] for f in flags.values()), f"retried deliveries not deduplicated: {flags}"
     assert store.pending_webhook_events("bigcommerce", "bigcommerce_default") == [], "webhook inbox not drained"
 
+
+def test_chaos_every_document_posted_exactly_once(
+    airflow_db: None, chaos: ChaosSandbox, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    caplog.set_level(logging.INFO)
+    # The webhook verifier caches connection settings for a minute: start from this test's secrets.
+    monkeypatch.setattr(bigcommerce_adapter.ADAPTER, "_settings", type(bigcommerce_adapter.ADAPTER._settings)())
+    config = pipeline(PAIR)
+    creds = chaos.secrets
+    assert len(chaos.bc.store.orders) == ORDERS and 250 <= len(chaos.bc.store.refunds()) <= 350
+
+    install_faults(chaos.bc_url, chaos.ps_url)
+    live = create_live_activity(chaos.bc, random.Random(chaos.seed))
+    with WebhookSender(chaos.bc, creds.bc_client_secret, config.webhooks.header_name,
+                       creds.webhook_header_secret) as sender:
+        sender.deliver_out_of_order_twice(live.refund_events)  # refunds before their orders are known
+        runs, killed = operate_through_chaos(chaos, monkeypatch, sender, live)
+
+    store = StateStore(get_engine(state_url()))
+    month_end = reconcile_whole_period(chaos)
+    assert month_end["unexplained"] == 0 and month_end["report"], month_end
+    captured = capfd.readouterr()
+    logs = "\n".join((caplog.text, captured.out, captured.err))
+    (tmp_path / "chaos.log").write_text(logs)  # what the runs printed, for whoever has to read a failure
+    assert_chaos_happened(chaos, sender, store, logs)
+
     ledger = expected_ledger(chaos.bc.store, config.mapping_path)
+    assert len(ledger.posted) > ORDERS * 3 // 4 and ledger.parked, "the scenario must post thousands and park some"
     assert_exactly_once(chaos, ledger)
     assert_nothing_dropped(store, ledger)
     emails = sorted(c["EMAILID"] for c in chaos.ps.customers if c.get("EMAILID"))
     assert emails == sorted(c.email for c in chaos.bc.store.customers.values()), "customers missing or duplicated"
 
-    captured = capfd.readouterr()
     sources = {"log records": caplog.text, "stdout": captured.out, "stderr": captured.err,
                "killed load stdout": killed.stdout, "killed load stderr": killed.stderr}
     sources |= audit_texts(store.engine) | report_texts(chaos.reports)
     leaks = find_leaks(sources, creds.labelled(), users=[PS_OPRID, PS_CLIENT_ID, chaos.bc.client_id])
     assert not leaks, f"secrets leaked: {leaks[:20]}"
+    print(f"chaos seed {chaos.seed}: runs {[(r.state, round(r.seconds)) for r in runs]}")

@@ -42,13 +42,20 @@ def _order_event(scope: str, order_id: int, **extra: Any) -> Event:
     return scope, {"type": "order", "id": order_id, **extra}
 
 
+UNMAPPED_GATEWAY = "chaospay"  # no clearing account in the mapping: its documents must be parked
+
+
 def create_live_activity(bc: BigCommerceSim, rng: random.Random, new_orders: int = 12) -> LiveActivity:
-    """New paid orders (two paid only later), full and partial refunds of some, refunds of older orders."""
+    """New paid orders (two paid only later, the last through an unmapped gateway), full and
+    partial refunds of some, and refunds of older orders."""
     live = LiveActivity()
     created: list[int] = []
     for index in range(new_orders):
         late_payment = index < 2
-        order = _control(bc, "POST", "orders", {"status_id": 7 if late_payment else 11})
+        spec: dict[str, Any] = {"status_id": 7 if late_payment else 11}
+        if index == new_orders - 1:
+            spec |= {"gateway": UNMAPPED_GATEWAY, "plain": True}
+        order = _control(bc, "POST", "orders", spec)
         created.append(int(order["id"]))
         live.order_events.append(_order_event("store/order/created", order["id"]))
         if late_payment:
@@ -57,7 +64,7 @@ def create_live_activity(bc: BigCommerceSim, rng: random.Random, new_orders: int
                 "previous_status_id": 7, "new_status_id": 11}))
     with bc.store.lock:
         older = [o.id for o in bc.store.sorted_orders() if o.status_id in (2, 10) and not o.refunds]
-    for order_id in [*created[::3], *rng.sample(older, 3)]:
+    for order_id in [*created[::3], created[-1], *rng.sample(older, 3)]:
         refund = _control(bc, "POST", f"orders/{order_id}/refunds", _refund_body(bc, order_id, rng))["data"]
         live.refund_events.append(_order_event("store/order/refund/created", order_id,
                                                refund={"refund_id": refund["id"]}))
@@ -110,5 +117,8 @@ class WebhookSender:
             flags.setdefault(delivery_id, []).append(bool(answer.get("duplicate")))
         return flags
 
-    def close(self) -> None:
+    def __enter__(self) -> WebhookSender:
+        return self
+
+    def __exit__(self, *_: object) -> None:
         self._client.close()

@@ -141,14 +141,17 @@ def _refunds(rt: Runtime, params: Params, batch: _Batch, orders: dict[str, Order
     for row in rows:
         parent_id = sf.refund_parent(row.payload)
         parent = parents.get(parent_id)
+        if parent is None:
+            # Checked before normalising: without its order a refund cannot be valued, and that
+            # must wait for the order (retried every run), not be parked for a person.
+            batch.park("refund", row.source_id, NotSettled(f"refund {row.source_id}: order {parent_id} is not in state yet"))
+            continue
         try:
             refund = sf.refund(row.payload, store_id, parent)
         except NormalisationError as exc:
             batch.park("refund", row.source_id, exc)
             continue
         try:
-            if parent is None:
-                raise NotSettled(f"refund {refund.refund_id}: order {parent_id} is not in state yet")
             order = orders.get(parent_id) or sf.order(parent, store_id)
             _require_sale(rt, batch, order)
             mine = (refund.created_at, refund.refund_id)

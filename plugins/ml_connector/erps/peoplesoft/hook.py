@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -52,6 +52,7 @@ except ImportError:  # pragma: no cover - exercised only without Airflow install
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 READ_RETRY = RetryPolicy(max_attempts=4, base_delay=0.25, max_delay=4.0, jitter=0.5, total_budget=60.0)
 DEFAULT_MAXROWS = 10_000
 
@@ -324,15 +325,20 @@ class PeopleSoftHook(BaseHook):
         return self._invoke(service, "update_data", buffer, retry=True)
 
     def _invoke(self, service: str, kind: str, payload: dict[str, Any], *, retry: bool) -> Any:
-        client = self.service(service)
-        operation = client.operation(kind)
-        policy = READ_RETRY if retry else RetryPolicy(max_attempts=1)
+        def once() -> Any:
+            client = self.service(service)  # a WSDL load that failed in transit is retried like the call
+            return plain(self._call_once(client, client.operation(kind), payload))
+
+        return self._retrying(f"{service} {kind}", READ_RETRY if retry else RetryPolicy(max_attempts=1), once)
+
+    def _retrying(self, what: str, policy: RetryPolicy, call: Callable[[], T]) -> T:
+        """Run ``call``: a rejected OAuth2 token is refreshed once, transient failures retried within ``policy``."""
         started = time.monotonic()
         attempt, token_refreshed = 0, False
         while True:
             attempt += 1
             try:
-                return plain(self._call_once(client, operation, payload))
+                return call()
             except AuthenticationError as exc:
                 if token_refreshed or not self._token_rejected(exc):
                     raise
@@ -342,7 +348,7 @@ class PeopleSoftHook(BaseHook):
                 delay = policy.backoff(attempt, self._rng)
                 if attempt >= policy.max_attempts or time.monotonic() - started + delay > policy.total_budget:
                     raise
-                log.info("peoplesoft: %s transient failure, retry %d in %.2fs", operation, attempt, delay)
+                log.info("peoplesoft: %s transient failure, retry %d in %.2fs", what, attempt, delay)
                 self._sleep(delay)
 
     def _token_rejected(self, exc: AuthenticationError) -> bool:
@@ -374,17 +380,15 @@ class PeopleSoftHook(BaseHook):
         params = {"isconnectedquery": "N", "maxrows": str(maxrows), "json_resp": "true",
                   "prompt_uniquepromptname": ",".join(prompts), "prompt_fieldvalue": ",".join(str(v) for v in prompts.values())}
         auth = None if cfg.auth_mode == "oauth2" else (cfg.oprid, cfg.password)
-        for attempt in (1, 2):
+
+        def once() -> requests.Response:
             try:
-                response = self.session.get(cfg.query_url(query), params=params, auth=auth)
-            except AuthenticationError as exc:
-                if attempt == 1 and self._token_rejected(exc):
-                    continue
-                raise
+                return self.session.get(cfg.query_url(query), params=params, auth=auth)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise TransientError(SYSTEM, f"query {query}: {self.redactor.text(str(exc))}") from exc
-            break
-        return self._query_rows(query, response)
+
+        # A query is a read: retried like Get (reconciliation must not fail on one dropped answer).
+        return self._query_rows(query, self._retrying(f"query {query}", READ_RETRY, once))
 
     @staticmethod
     def _query_rows(query: str, response: requests.Response) -> list[dict[str, Any]]:

@@ -70,7 +70,9 @@ class BigCommerceAdapter:
         ]
 
     def extract_orders(self, hook: BigCommerceHook, start: dt.datetime, end: dt.datetime) -> Iterator[list[RawRecord]]:
-        for page in hook.iter_orders(start, end):
+        # Tax rows name the jurisdiction (State Tax, VAT...) that tax payable is mapped by
+        # (``tax_payable.by_name``); without them all tax lands on the default account.
+        for page in hook.iter_orders(start, end, with_taxes=hook.settings.tax_detail):
             yield self._with_transactions(hook, page)
 
     def extract_refunds(self, hook: BigCommerceHook, start: dt.datetime, end: dt.datetime) -> Iterator[list[RawRecord]]:
@@ -89,7 +91,7 @@ class BigCommerceAdapter:
             orders = []
             for order_id in ids:
                 try:
-                    orders.append(hook.get_order(order_id))
+                    orders.append(hook.get_order(order_id, with_taxes=hook.settings.tax_detail))
                 except NotFound:
                     continue
             return self._with_transactions(hook, orders)

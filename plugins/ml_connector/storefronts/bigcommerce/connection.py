@@ -45,6 +45,12 @@ CONNECTION_TYPE: dict[str, Any] = {
             "description": "Also accept an HMAC of the body in X-BC-Signature (not documented by BigCommerce)",
             "schema": {"type": "boolean", "default": False},
         },
+        "tax_detail": {
+            "label": "Tax by jurisdiction",
+            "description": "Read each taxed order's tax rows (one more API call per taxed order) so tax payable "
+            "is booked by jurisdiction; off = tax lines named by what they apply to",
+            "schema": {"type": "boolean", "default": True},
+        },
         "ca_bundle": {
             "label": "CA bundle path",
             "description": "PEM file to verify TLS against instead of the system store",

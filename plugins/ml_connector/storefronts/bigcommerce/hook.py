@@ -56,6 +56,9 @@ class BigCommerceSettings:
     api_base_url: str = DEFAULT_API_BASE_URL
     webhook_header_secret: str | None = field(default=None, repr=False)
     accept_bc_signature: bool = False
+    # Fetch /v2/orders/{id}/taxes so tax payable is booked by jurisdiction (State Tax, VAT...):
+    # one more call per taxed order. Off: tax lines are named by what they apply to.
+    tax_detail: bool = True
     verify: bool | str = True
     concurrency: int = 4
     timezone: str = "UTC"
@@ -193,6 +196,7 @@ class BigCommerceHook(BaseHook):
             api_base_url=extra.get("api_base_url") or DEFAULT_API_BASE_URL,
             webhook_header_secret=extra.get("webhook_header_secret"),
             accept_bc_signature=bool(extra.get("accept_bc_signature", False)),
+            tax_detail=bool(extra.get("tax_detail", True)),
             verify=extra.get("ca_bundle") or True,
             concurrency=max(1, concurrency),
             timezone=extra.get("timezone") or "UTC",
