@@ -13,20 +13,18 @@ plus the path of the reconciliation report. Everything it started is stopped at 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from sandbox.processes import free_port, processes, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / ".demo"
@@ -36,57 +34,8 @@ BC_SECRET = "bc-sandbox-secret"  # the simulator's default client secret (sandbo
 WEBHOOK_HEADER_SECRET = "demo-webhook-header-secret"  # sandbox only
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def say(msg: str) -> None:
     print(f"[demo] {msg}", flush=True)
-
-
-def wait_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not come up within {timeout:.0f} s")
-
-
-class Processes:
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, args: list[str], log_name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = open(DEMO / f"{log_name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def stop_all(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def running() -> Iterator[Processes]:
-    procs = Processes()
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
-        say("stopped the simulators and the api-server")
 
 
 def airflow_env(bc_url: str, ps_url: str, api_port: int) -> dict[str, str]:
@@ -178,14 +127,14 @@ def main() -> int:
     bc_port, ps_port, api_port = free_port(), free_port(), free_port()
     bc_url, ps_url = f"http://127.0.0.1:{bc_port}", f"http://127.0.0.1:{ps_port}"
     env = airflow_env(bc_url, ps_url, api_port)
-    with running() as procs:
+    with processes(DEMO) as procs:
         procs.start(
             [PY, "-m", "sandbox", "bigcommerce", "--port", str(bc_port), "--seed", "7", "--orders", "60",
              "--allow-http-destinations"], "bigcommerce", env,
         )
         procs.start([PY, "-m", "sandbox", "peoplesoft", "--port", str(ps_port)], "peoplesoft", env)
-        wait_http(f"{bc_url}/_sandbox/health")
-        wait_http(f"{ps_url}/_sandbox/health")
+        wait_http(f"{bc_url}/_sandbox/health", 60)
+        wait_http(f"{ps_url}/_sandbox/health", 60)
         load_combinations(ps_url)
         say(f"simulators up: BigCommerce {bc_url}, PeopleSoft {ps_url}")
 
@@ -207,6 +156,7 @@ def main() -> int:
         show_posted(ps_url, new_ids)
         run_reconcile(env)
         line, report = summary(env, ps_url)
+    say("stopped the simulators and the api-server")
     say(f"finished in {time.monotonic() - t0:.0f} s")
     print(line)
     print(f"report: {report}")
