@@ -22,7 +22,7 @@ from sandbox.peoplesoft.server import PeopleSoftSim
 from tests.chaos.faults import WINDOW_MS
 from tests.pipeline.conftest import PAIR, ROOT, airflow_db, fast_retries, load_combinations  # noqa: F401 - fixtures
 
-DEFAULT_SEED = 1
+DEFAULT_SEEDS = "1,2,3"
 ORDERS = 2000
 # Refunds are seeded on paid orders (about 87 % of them): this rate gives about 300 refunds.
 REFUND_RATE = 0.175
@@ -33,13 +33,15 @@ TOKEN_TTL_S = 45.0  # above the hook's 30 s refresh skew, so tokens are reused u
 BACKOFF_SCALE = 0.2
 
 
-def chaos_seed() -> int:
-    """``ML_CONNECTOR_CHAOS_SEED`` (default fixed, so the default suite is reproducible)."""
-    raw = os.environ.get("ML_CONNECTOR_CHAOS_SEED", str(DEFAULT_SEED))
+def chaos_seeds() -> list[int]:
+    """Seeds the suite runs: ``ML_CONNECTOR_CHAOS_SEED=N`` (one, for a quick look) or
+    ``ML_CONNECTOR_CHAOS_SEEDS=a,b,c``; by default three fixed seeds, one after another, so
+    every ``make test`` shows three different fault schedules passing in a row."""
+    raw = os.environ.get("ML_CONNECTOR_CHAOS_SEED") or os.environ.get("ML_CONNECTOR_CHAOS_SEEDS", DEFAULT_SEEDS)
     try:
-        return int(raw)
+        return [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
-        raise pytest.UsageError(f"ML_CONNECTOR_CHAOS_SEED must be an integer, got {raw!r}") from None
+        raise pytest.UsageError(f"chaos seeds must be integers, got {raw!r}") from None
 
 
 def _secret(label: str) -> str:
@@ -141,10 +143,10 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RetryPolicy, "backoff", scaled)
 
 
-@pytest.fixture
-def chaos(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fast_retries: Path,  # noqa: F811
+@pytest.fixture(params=chaos_seeds(), ids=lambda seed: f"seed{seed}")
+def chaos(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fast_retries: Path,  # noqa: F811
           fast_backoff: None) -> Iterator[ChaosSandbox]:
-    seed = chaos_seed()
+    seed = int(request.param)
     creds = Secrets()
     bc = BigCommerceSim(port=0, seed=seed, orders=ORDERS, refund_rate=REFUND_RATE, quota=1_000_000,
                         window_ms=WINDOW_MS, access_token=creds.bc_access_token, client_secret=creds.bc_client_secret,
