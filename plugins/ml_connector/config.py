@@ -72,6 +72,12 @@ class PipelineConfig(_Strict):
     overlap: dt.timedelta = dt.timedelta(minutes=15)
     initial_lookback: dt.timedelta = dt.timedelta(days=30)
     granularity: Literal["order", "daily"] = "order"
+    # An order changed after posting is adjusted on the day of the change (its period stays
+    # closed) or, with "original", back on the day of its sale.
+    adjustment_date: Literal["change", "original"] = "change"
+    # Daily granularity: "wait" summarises a day once it has ended in the store's time zone, so
+    # each day posts one journal (late details post a numbered delta); "include" posts today's too.
+    daily_open_day: Literal["wait", "include"] = "wait"
     concurrency: int = Field(default=4, ge=1, le=32)
     load_batch: int = Field(default=200, ge=1, le=5000)
     retries: int = Field(default=3, ge=0, le=20)

@@ -58,7 +58,7 @@ def test_shipped_mappings_are_valid(path: Path) -> None:
     mapping = Mapping.load(path)
     assert mapping.pair == path.stem
     assert mapping.version == hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    assert len(mapping.roles) == 11
+    assert len(mapping.roles) == 13  # the 11 required roles plus fee_revenue and refunds_payable
     assert mapping.all_line_dims()
 
 

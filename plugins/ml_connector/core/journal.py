@@ -21,8 +21,11 @@ from ml_connector.core.model import (
     Journal,
     JournalKind,
     JournalLine,
+    LineKind,
     Order,
+    OrderLine,
     Refund,
+    RefundPayment,
     SourceRef,
 )
 from ml_connector.core.money import minor_unit
@@ -42,8 +45,12 @@ ROLE_LABELS = {
     "wrapping_revenue": "Gift wrapping",
     "tax_payable": "Tax",
     "refund_adjustment": "Refund adjustment",
+    "fee_revenue": "Fees",
+    "refunds_payable": "Refunds payable",
     "rounding": "Rounding",
 }
+GIFT_CERTIFICATE_ROLE = "gift_certificate_liability"
+REFUNDS_PAYABLE = "refunds_payable"
 # (order / refund attribute, mapping role) for the amounts that are not per line.
 CHARGES = (("shipping", "shipping_revenue"), ("handling", "handling_revenue"), ("wrapping", "wrapping_revenue"))
 
@@ -131,8 +138,46 @@ def posting_day(when: dt.datetime, mapping: Mapping) -> dt.date:
     return when.astimezone(mapping.zone).date()
 
 
+def _tender_key(role: str, gateway: str, mapping: Mapping, context: str) -> DraftKey:
+    if role == rules.CLEARING:
+        return role, mapping.resolve(role, gateway=gateway, context=context), label("Clearing", gateway)
+    return role, mapping.resolve(role, context=context), ROLE_LABELS[role]
+
+
+def _line_target(line: OrderLine, channel: str | None, mapping: Mapping, context: str) -> DraftKey:
+    """Where an order line's amount goes: revenue for goods, the liability for gift certificates sold."""
+    if line.kind is LineKind.GIFT_CERTIFICATE:
+        role = GIFT_CERTIFICATE_ROLE
+        return role, mapping.resolve(role, context=context), "Gift certificates sold"
+    dims = mapping.resolve("revenue", sku=line.sku, category=line.category, channel=channel, context=context)
+    return "revenue", dims, "Sales"
+
+
+def _fee_key(name: str, channel: str | None, mapping: Mapping, context: str) -> DraftKey:
+    dims = mapping.resolve("fee_revenue", tax_name=name, channel=channel, context=context)
+    return "fee_revenue", dims, label("Fee", name)
+
+
+def tender_draft(order: Order, mapping: Mapping, context: str) -> dict[DraftKey, Decimal]:
+    """The money the merchant holds for the order, as debits per tender (captures net of voids)."""
+    draft: dict[DraftKey, Decimal] = {}
+    for (role, gateway), amount in rules.tenders(order).items():
+        _add(draft, _tender_key(role, gateway, mapping, context), amount)
+    return draft
+
+
+def sale_posting_day(order: Order, mapping: Mapping) -> dt.date:
+    """The sale's posting day: the capture (settlement) day, or the order day, in the store's zone."""
+    when = order.captured_at if mapping.posting_date == "capture" else None
+    return posting_day(when or order.created_at, mapping)
+
+
 def build_sale(order: Order, mapping: Mapping, pair: str) -> Journal:
-    """The sale journal of a paid order: tenders debited, revenue / charges / tax credited."""
+    """The sale journal of a paid order: tenders debited, revenue / charges / tax credited.
+
+    Gift certificates sold are credited to their liability (revenue comes when they are spent
+    on goods), fees to ``fee_revenue``, discounts debited as contra-revenue.
+    """
     context = f"order {order.order_id}"
     rules.check_postable(order)
     quantum = minor_unit(order.currency)
@@ -144,15 +189,14 @@ def build_sale(order: Order, mapping: Mapping, pair: str) -> Journal:
     draft: dict[DraftKey, Decimal] = {}
 
     for (role, gateway), amount in held.items():
-        if role == rules.CLEARING:
-            key = (role, resolve(role, gateway=gateway, context=context), label("Clearing", gateway))
-        else:
-            key = (role, resolve(role, context=context), ROLE_LABELS[role])
-        _add(draft, key, amount)
+        _add(draft, _tender_key(role, gateway, mapping, context), amount)
     items = discounts = tax_total = ZERO
     for line in order.lines:
         sku, category = line.sku, line.category
-        key = ("revenue", resolve("revenue", sku=sku, category=category, channel=channel, context=context), "Sales")
+        if line.kind is LineKind.PRODUCT:
+            key = ("revenue", resolve("revenue", sku=sku, category=category, channel=channel, context=context), "Sales")
+        else:
+            key = _line_target(line, channel, mapping, context)
         draft[key] = draft.get(key, ZERO) - line.total  # the hottest statement of the transform step
         items += line.total
         if line.discount:
@@ -167,13 +211,20 @@ def build_sale(order: Order, mapping: Mapping, pair: str) -> Journal:
         amount = getattr(order, attribute)
         if amount:
             _add(draft, (role, resolve(role, channel=channel, context=context), ROLE_LABELS[role]), -amount)
+    fees = ZERO
+    for fee in order.fees:
+        if fee.amount:
+            _add(draft, _fee_key(fee.name, channel, mapping, context), -fee.amount)
+            fees += fee.amount
     for tax in order.taxes:
         if tax.amount:
             dims = resolve("tax_payable", tax_name=tax.name, context=context)
             _add(draft, ("tax_payable", dims, label("Tax", tax.name)), -tax.amount)
             tax_total += tax.amount
 
-    rules.check_sale_components(order, items=items, discounts=discounts, tax=tax_total, allowance=quantum * len(draft))
+    rules.check_sale_components(
+        order, items=items, discounts=discounts, tax=tax_total, allowance=quantum * len(draft), fees=fees
+    )
     lines = finalize_lines(
         draft,
         currency=order.currency,
@@ -183,7 +234,6 @@ def build_sale(order: Order, mapping: Mapping, pair: str) -> Journal:
         mapping=mapping,
         context=context,
     )
-    when = order.captured_at if mapping.posting_date == "capture" else None
     return Journal(
         pair=pair,
         key=journal_key(pair, "order", order.order_id, "sale"),
@@ -192,7 +242,7 @@ def build_sale(order: Order, mapping: Mapping, pair: str) -> Journal:
         currency=order.currency,
         base_currency=mapping.base_currency,
         fx_rate=fx_rate,
-        posting_date=posting_day(when or order.created_at, mapping),
+        posting_date=sale_posting_day(order, mapping),
         description=fit(f"{source_label(order.source)} order {order.order_id} sale"),
         lines=lines,
         sources=(SourceRef(order.source, "order", order.order_id),),
@@ -208,8 +258,107 @@ def _tax_names(order: Order) -> dict[str | None, Decimal]:
     return by_name or {None: ONE}
 
 
-def build_refund(refund: Refund, order: Order, earlier_refunds: Iterable[Refund], mapping: Mapping, pair: str) -> Journal:
-    """The offsetting journal for what a refund returned, dated in the refund's own period."""
+def _order_discount_shares(order: Order, quantum: Decimal) -> dict[str, Decimal]:
+    """Each goods line's share of the order-level discounts, pro rata to its net amount."""
+    goods = [ln for ln in order.lines if ln.kind is LineKind.PRODUCT]
+    total = sum((d.amount for d in order.discounts), ZERO)
+    if not total or not goods:
+        return {}
+    shares = rules.allocate(total, [ln.total - ln.discount for ln in goods], quantum)
+    return {ln.line_id: share for ln, share in zip(goods, shares, strict=True)}
+
+
+def _refunded_line(
+    draft: dict[DraftKey, Decimal],
+    amount: Decimal,
+    original: OrderLine,
+    order_share: Decimal,
+    channel: str | None,
+    mapping: Mapping,
+    context: str,
+    quantum: Decimal,
+) -> None:
+    """Debit what a refunded line had credited, grossed up for its discounts.
+
+    Storefronts refund a line at its net (discounted) price. The sale credited the gross to
+    revenue and debited the discount, so the refund debits the gross share and credits the
+    discount share back: a full refund leaves revenue and discounts both at zero.
+    """
+    target = _line_target(original, channel, mapping, context)
+    net = original.total - original.discount - order_share
+    line_part = order_part = ZERO
+    if net > 0 and (original.discount or order_share):
+        line_part = (amount * original.discount / net).quantize(quantum, rounding=ROUND_HALF_UP)
+        order_part = (amount * order_share / net).quantize(quantum, rounding=ROUND_HALF_UP)
+    _add(draft, target, amount + line_part + order_part)
+    if line_part:
+        dims = mapping.resolve("discount", sku=original.sku, category=original.category, channel=channel, context=context)
+        _add(draft, ("discount", dims, "Discounts"), -line_part)
+    if order_part:
+        _add(draft, ("discount", mapping.resolve("discount", channel=channel, context=context), "Discounts"), -order_part)
+
+
+def _refund_payments_draft(
+    draft: dict[DraftKey, Decimal], payments: Iterable[RefundPayment], mapping: Mapping, context: str
+) -> None:
+    for payment in payments:
+        _add(draft, _tender_key(rules.tender_role(payment.method), payment.gateway, mapping, context), -payment.amount)
+
+
+def _refund_components(
+    draft: dict[DraftKey, Decimal], refund: Refund, order: Order, mapping: Mapping, context: str, quantum: Decimal
+) -> None:
+    """What the refund gives back, on the accounts the sale credited (sale side)."""
+    resolve = mapping.resolve
+    channel = refund.channel or order.channel
+    order_lines = {line.line_id: line for line in order.lines}
+    shares = _order_discount_shares(order, quantum)
+    for item in refund.lines:
+        original = order_lines.get(item.line_id)
+        if original is None:
+            dims = resolve("revenue", sku=item.sku, category=item.category, channel=channel, context=context)
+            _add(draft, ("revenue", dims, "Sales"), item.amount)
+            continue
+        _refunded_line(draft, item.amount, original, shares.get(original.line_id, ZERO), channel, mapping, context, quantum)
+    for attribute, role in CHARGES:
+        amount = getattr(refund, attribute)
+        if amount:
+            _add(draft, (role, resolve(role, channel=channel, context=context), ROLE_LABELS[role]), amount)
+    if refund.fees:
+        fees = [fee for fee in order.fees if fee.amount] or None
+        if fees is None:
+            _add(draft, _fee_key("", channel, mapping, context), refund.fees)
+        else:
+            for fee, share in zip(fees, rules.allocate(refund.fees, [f.amount for f in fees], quantum), strict=True):
+                if share:
+                    _add(draft, _fee_key(fee.name, channel, mapping, context), share)
+    if refund.tax:
+        names = _tax_names(order)
+        for name, share in zip(names, rules.allocate(refund.tax, list(names.values()), quantum), strict=True):
+            if share:
+                dims = resolve("tax_payable", tax_name=name, context=context)
+                _add(draft, ("tax_payable", dims, label("Tax", name)), share)
+    if refund.other:
+        role = "refund_adjustment"
+        _add(draft, (role, resolve(role, channel=channel, context=context), ROLE_LABELS[role]), refund.other)
+
+
+def build_refund(
+    refund: Refund,
+    order: Order,
+    earlier_refunds: Iterable[Refund],
+    mapping: Mapping,
+    pair: str,
+    *,
+    sale_stands: bool = True,
+) -> Journal:
+    """The offsetting journal for what a refund returned, dated in the refund's own period.
+
+    While the sale stands the refund debits what the sale credited (revenue grossed up for
+    discounts, charges, fees, tax). Once the order was cancelled the sale is already off the
+    ledger and the captured cash sits in ``refunds_payable``: the refund then settles that
+    payable (``sale_stands=False``).
+    """
     context = f"refund {refund.refund_id} of order {order.order_id}"
     if refund.order_id != order.order_id:
         raise ValueError(f"{context}: the refund belongs to order {refund.order_id}")
@@ -220,37 +369,13 @@ def build_refund(refund: Refund, order: Order, earlier_refunds: Iterable[Refund]
     rules.check_refund_components(refund, quantum)
     payments = rules.refund_payments(refund, order, quantum)
     fx_rate = ledger_rate(refund.currency, refund.base_currency, refund.fx_rate, mapping, context)
-    resolve = mapping.resolve
-    channel = refund.channel or order.channel
-    order_lines = {line.line_id: line for line in order.lines}
     draft: dict[DraftKey, Decimal] = {}
-
-    for item in refund.lines:
-        original = order_lines.get(item.line_id)
-        sku = original.sku if original else item.sku
-        category = original.category if original else item.category
-        dims = resolve("revenue", sku=sku, category=category, channel=channel, context=context)
-        _add(draft, ("revenue", dims, "Sales"), item.amount)
-    for attribute, role in CHARGES:
-        amount = getattr(refund, attribute)
-        if amount:
-            _add(draft, (role, resolve(role, channel=channel, context=context), ROLE_LABELS[role]), amount)
-    if refund.tax:
-        names = _tax_names(order)
-        for name, share in zip(names, rules.allocate(refund.tax, list(names.values()), quantum), strict=True):
-            if share:
-                dims = resolve("tax_payable", tax_name=name, context=context)
-                _add(draft, ("tax_payable", dims, label("Tax", name)), share)
-    if refund.other:
-        role = "refund_adjustment"
-        _add(draft, (role, resolve(role, channel=channel, context=context), ROLE_LABELS[role]), refund.other)
-    for payment in payments:
-        role = rules.tender_role(payment.method)
-        if role == rules.CLEARING:
-            key = (role, resolve(role, gateway=payment.gateway, context=context), label("Clearing", payment.gateway))
-        else:
-            key = (role, resolve(role, context=context), ROLE_LABELS[role])
-        _add(draft, key, -payment.amount)
+    if sale_stands:
+        _refund_components(draft, refund, order, mapping, context, quantum)
+    else:
+        role = REFUNDS_PAYABLE
+        _add(draft, (role, mapping.resolve(role, context=context), ROLE_LABELS[role]), refund.total)
+    _refund_payments_draft(draft, payments, mapping, context)
 
     lines = finalize_lines(
         draft,

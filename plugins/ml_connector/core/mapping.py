@@ -74,15 +74,20 @@ ROLE_SELECTORS: dict[str, tuple[str, ...]] = {
     "wrapping_revenue": ("by_channel",),
     "tax_payable": ("by_name",),
     "refund_adjustment": ("by_channel",),
+    "fee_revenue": ("by_name", "by_channel"),
+    "refunds_payable": (),
     "rounding": (),
 }
+# Roles a mapping may leave out: a record that needs one is parked needs_mapping, naming the key
+# to add (fees and cancelled-but-captured orders are rare; older mappings predate these roles).
+OPTIONAL_ROLES = frozenset({"fee_revenue", "refunds_payable"})
 SELECTOR_LABELS = {
     "by_sku": "SKU",
     "by_sku_prefix": "SKU prefix",
     "by_category": "category",
     "by_channel": "channel",
     "by_gateway": "gateway",
-    "by_name": "tax name",
+    "by_name": "name",
 }
 TOP_LEVEL_KEYS = ("pair", "erp", "base_currency", "timezone", "posting_date", "header", "defaults", "roles")
 POSTING_DATE_POLICIES = ("capture", "created")
@@ -311,6 +316,9 @@ class Mapping:
             return found
         rule = self.roles.get(role)
         if rule is None:
+            if role in OPTIONAL_ROLES:
+                where = f" in {context}" if context else ""
+                raise NeedsMapping(f"no {role} mapping{where}: add roles.{role} to {self.source}")
             raise ValueError(f"unknown mapping role {role!r}; known roles: {', '.join(ROLE_SELECTORS)}")
         offered = {
             "by_sku": sku, "by_sku_prefix": sku, "by_category": category, "by_channel": channel,
@@ -371,7 +379,8 @@ def _parse_roles(
     roles: dict[str, RoleRule] = {}
     for role, selectors in ROLE_SELECTORS.items():
         if role not in raw:
-            check.error(f"roles.{role}", "a rule for this required role")
+            if role not in OPTIONAL_ROLES:
+                check.error(f"roles.{role}", "a rule for this required role")
             continue
         rule = _parse_role(check, raw[role], f"roles.{role}", selectors, schema, erp, defaults)
         if rule is not None:

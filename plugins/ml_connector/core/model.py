@@ -37,6 +37,13 @@ class OrderStatus(StrEnum):
 POSTABLE_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED})
 
 
+class LineKind(StrEnum):
+    """What an order line sells: goods (revenue) or a gift certificate (a liability, not revenue)."""
+
+    PRODUCT = "product"
+    GIFT_CERTIFICATE = "gift_certificate"
+
+
 class PaymentMethod(StrEnum):
     CARD = "card"
     WALLET = "wallet"
@@ -77,13 +84,23 @@ class OrderLine:
     tax: Decimal = ZERO
     category: str | None = None
     product_id: str | None = None
+    kind: LineKind = LineKind.PRODUCT
+
+
+@dataclass(frozen=True, slots=True)
+class Fee:
+    """An order-level fee the shopper paid (BigCommerce ``fees``, a WooCommerce fee line): its own role."""
+
+    fee_id: str
+    name: str
+    amount: Decimal  # ex tax; its tax is a ``TaxLine`` with ``applies_to="fee"``
 
 
 @dataclass(frozen=True, slots=True)
 class TaxLine:
     name: str  # jurisdiction / tax class, used by the mapping
     amount: Decimal
-    applies_to: str = "item"  # item | shipping | handling | wrapping
+    applies_to: str = "item"  # item | shipping | handling | wrapping | fee
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +151,8 @@ class Order:
     gift_certificate_amount: Decimal = ZERO
     store_credit_amount: Decimal = ZERO
     billing_address: Address | None = None
+    fees: tuple[Fee, ...] = ()
+    archived: bool = False  # hidden in the store (BigCommerce ``is_deleted``): moves no money
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created_at", require_utc(self.created_at, f"order {self.order_id} created_at"))
@@ -203,12 +222,16 @@ class Refund:
     handling: Decimal = ZERO
     wrapping: Decimal = ZERO
     tax: Decimal = ZERO
+    fees: Decimal = ZERO  # order fees refunded, ex tax
     other: Decimal = ZERO  # order-level amounts not tied to a line (goodwill, adjustments)
     payments: tuple[RefundPayment, ...] = ()
     reason: str = ""
     channel: str | None = None
     base_currency: str | None = None
     fx_rate: Decimal = Decimal("1")
+    # Where ``fx_rate`` came from: "refund" (the platform gave the refund's own rate) or "order"
+    # (it gave none, so the order's rate is used and the sale and its refund offset exactly in base).
+    fx_rate_source: str = "order"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created_at", require_utc(self.created_at, f"refund {self.refund_id}"))
@@ -238,7 +261,8 @@ class Customer:
 class JournalKind(StrEnum):
     SALE = "sale"
     REFUND = "refund"
-    REVERSAL = "reversal"  # a posted order later cancelled or deleted
+    REVERSAL = "reversal"  # the exact negation of a posted journal (kept for journals saved before adjustments)
+    ADJUSTMENT = "adjustment"  # the delta after a posted order changed (edit, cancel, restore), linked to it
     DAILY = "daily"  # one journal per store, currency and posting day
 
 

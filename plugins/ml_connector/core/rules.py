@@ -116,17 +116,17 @@ def check_settled(order: Order, settled: Decimal, tolerance: Decimal) -> None:
 
 
 def check_sale_components(
-    order: Order, *, items: Decimal, discounts: Decimal, tax: Decimal, allowance: Decimal
+    order: Order, *, items: Decimal, discounts: Decimal, tax: Decimal, allowance: Decimal, fees: Decimal = ZERO
 ) -> None:
-    """Items - discounts + shipping + handling + wrapping + tax must make the order total.
+    """Items - discounts + shipping + handling + wrapping + fees + tax must make the order total.
 
     The caller passes the sums it already made while drafting lines (the hot path adds once).
     """
-    computed = items - discounts + order.shipping + order.handling + order.wrapping + tax
+    computed = items - discounts + order.shipping + order.handling + order.wrapping + fees + tax
     if abs(computed - order.total) > allowance:
         raise NeedsReview(
             f"order {order.order_id}: items {items} - discounts {discounts} + shipping {order.shipping}"
-            f" + handling {order.handling} + wrapping {order.wrapping} + tax {tax} = {computed},"
+            f" + handling {order.handling} + wrapping {order.wrapping} + fees {fees} + tax {tax} = {computed},"
             f" but the order total is {order.total} {order.currency}"
         )
 
@@ -145,11 +145,11 @@ def check_refund_limit(refund: Refund, order: Order, earlier: Iterable[Refund]) 
 def check_refund_components(refund: Refund, tolerance: Decimal) -> None:
     """Refunded items + shipping + handling + wrapping + tax + other must make the refund total."""
     items = sum((ln.amount for ln in refund.lines), ZERO)
-    computed = items + refund.shipping + refund.handling + refund.wrapping + refund.tax + refund.other
+    computed = items + refund.shipping + refund.handling + refund.wrapping + refund.fees + refund.tax + refund.other
     if abs(computed - refund.total) > tolerance:
         raise NeedsReview(
             f"refund {refund.refund_id} (order {refund.order_id}): items {items} + shipping {refund.shipping}"
-            f" + handling {refund.handling} + wrapping {refund.wrapping} + tax {refund.tax} + other"
+            f" + handling {refund.handling} + wrapping {refund.wrapping} + fees {refund.fees} + tax {refund.tax} + other"
             f" {refund.other} = {computed}, but the refund total is {refund.total} {refund.currency}"
         )
     paid = sum((p.amount for p in refund.payments), ZERO)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, insert, select, true, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, true, update
 
 from ml_connector.core.model import Journal, JournalKind, JournalLine, SourceRef
 from ml_connector.state._base import IN_CHUNK, StoreBase, check_statuses, chunked
@@ -21,6 +21,14 @@ SAVEABLE_STATUSES = ("ready", "dry_run", "needs_review", "detail")
 # Never rewritten by save_journals: the ERP has it, or a worker is posting it right now.
 _POSTED, _IN_FLIGHT = "posted", "claimed"
 _UNTOUCHABLE = (_POSTED, _IN_FLIGHT)
+# Committed: the content (and so the ERP key and date) is fixed for good, whatever the source does
+# later: posted, being posted, rolled into a daily summary, or attempted at least once.
+COMMITTED_STATUSES = (_POSTED, _IN_FLIGHT, "summarised")
+
+
+def is_committed(status: str, attempts: int) -> bool:
+    """Whether a journal's content is fixed (see ``COMMITTED_STATUSES``); drafts may be rebuilt."""
+    return attempts > 0 or status in COMMITTED_STATUSES
 # Same content saved again with another status: a dry run becoming real, a superseded one revived.
 _RESTATABLE = ("dry_run", "superseded")
 
@@ -134,9 +142,10 @@ class JournalStore(StoreBase):
     def save_journals(self, pair: str, journals: Iterable[Journal], status: str = "ready") -> SaveResult:
         """Store journals by (pair, key), idempotently, in one transaction.
 
-        New key: inserted. Same content: untouched. Changed content not yet posted: lines
-        replaced and status reset to ``status``. Changed content already posted: untouched and
-        reported in ``conflicts``, so the caller books a reversal or adjustment instead.
+        New key: inserted. Same content: untouched. Changed content of a draft (never attempted):
+        lines replaced and status reset to ``status``. Changed content of a committed journal
+        (posted, summarised, or attempted: the ERP may hold it): untouched and reported in
+        ``conflicts``, so the caller books an adjustment instead.
         """
         check_statuses({status}, SAVEABLE_STATUSES, "save_journals()")
         batch: dict[str, tuple[Journal, str]] = {}
@@ -159,7 +168,7 @@ class JournalStore(StoreBase):
     ) -> SaveResult:
         existing: dict[str, Row[Any]] = {}
         for keys in chunked(batch, IN_CHUNK):
-            query = select(_j.c.id, _j.c.key, _j.c.content_hash, _j.c.status).where(
+            query = select(_j.c.id, _j.c.key, _j.c.content_hash, _j.c.status, _j.c.attempts).where(
                 _j.c.pair == pair, _j.c.key.in_(keys)
             )
             existing.update((row.key, row) for row in conn.execute(query))
@@ -179,10 +188,10 @@ class JournalStore(StoreBase):
                 if old.status in _RESTATABLE and old.status != status:
                     restate.append(old.id)
                 unchanged.append(key)
-            elif old.status == _POSTED:
-                conflicts.append(JournalConflict(key, old.id, old.status, old.content_hash, digest))
             elif old.status == _IN_FLIGHT:
                 in_flight.append(key)
+            elif is_committed(old.status, old.attempts):
+                conflicts.append(JournalConflict(key, old.id, old.status, old.content_hash, digest))
             else:
                 to_replace.append((old.id, journal, digest))
 
@@ -342,6 +351,90 @@ class JournalStore(StoreBase):
                 )
                 changed += conn.execute(statement).rowcount
             return changed
+
+        return self._in_write(work)
+
+    def order_documents(self, pair: str, system: str, order_ids: Collection[str]) -> dict[str, list[StoredJournal]]:
+        """Per order id: the pair's journals built from it (sale, adjustments, refunds; no daily
+        summaries), every status included, oldest first. One query per chunk of orders."""
+        found: dict[str, list[StoredJournal]] = defaultdict(list)
+        for chunk in chunked(sorted({str(i) for i in order_ids}), IN_CHUNK):
+            pairs = select(_s.c.journal_id, _s.c.source_id).where(
+                _s.c.system == system, _s.c.object == "order", _s.c.source_id.in_(chunk)
+            )
+            with self.engine.connect() as conn:
+                owners: dict[int, str] = {row.journal_id: row.source_id for row in conn.execute(pairs)}
+                if not owners:
+                    continue
+                where = (_j.c.pair == pair) & (_j.c.kind != JournalKind.DAILY.value)
+                stored = [s for ids in chunked(list(owners), IN_CHUNK) for s in load_stored(conn, where & _j.c.id.in_(ids))]
+            for item in stored:
+                found[owners[item.id]].append(item)
+        return dict(found)
+
+    def withdraw_drafts(self, pair: str, keys: Collection[str], reason: str) -> int:
+        """Supersede journals never attempted (the record changed before posting); committed ones stay."""
+        now = self.now()
+
+        def work(conn: Connection) -> int:
+            changed = 0
+            for chunk in chunked(sorted(keys), IN_CHUNK):
+                statement = (
+                    update(_j)
+                    .where(
+                        _j.c.pair == pair, _j.c.key.in_(chunk), _j.c.attempts == 0,
+                        _j.c.status.not_in((*COMMITTED_STATUSES, "superseded")),
+                    )
+                    .values(status="superseded", last_error=reason, updated_at=now)
+                )
+                changed += conn.execute(statement).rowcount
+            return changed
+
+        return self._in_write(work) if keys else 0
+
+    def summarise_details(
+        self,
+        pair: str,
+        build: Callable[[list[Journal], Callable[[str, str, dt.date], int]], list[Journal]],
+        *,
+        before: dt.date | None = None,
+    ) -> list[str]:
+        """Roll ``detail`` journals into daily summaries, in one transaction; returns the new keys.
+
+        ``build(details, next_number)`` makes the summaries; ``next_number(store, currency, day)``
+        is 1 + the day's summaries already saved, so a day posted before gets a numbered delta
+        and no summary key depends on which orders happened to be present. Saving the summaries
+        and marking their details ``summarised`` commit together: a crash leaves neither.
+        ``before`` (exclusive) keeps days still open out of the summary.
+        """
+
+        def work(conn: Connection) -> list[str]:
+            where = (_j.c.pair == pair) & (_j.c.status == "detail")
+            if before is not None:
+                where = where & (_j.c.posting_date < before)
+            details = load_stored(conn, where)
+            if not details:
+                return []
+            counts: dict[tuple[str, str, dt.date], int] = defaultdict(int)
+            query = (
+                select(_j.c.store_id, _j.c.currency, _j.c.posting_date, func.count())
+                .where(_j.c.pair == pair, _j.c.kind == JournalKind.DAILY.value)
+                .group_by(_j.c.store_id, _j.c.currency, _j.c.posting_date)
+            )
+            for store_id, currency, day, n in conn.execute(query):
+                counts[(store_id, currency, day)] = n
+
+            def next_number(store_id: str, currency: str, day: dt.date) -> int:
+                return counts[(store_id, currency, day)] + 1
+
+            summaries = build([d.journal for d in details], next_number)
+            saved = self._save(conn, pair, {j.key: (j, journal_content_hash(j)) for j in summaries}, "ready")
+            if saved.conflicts or saved.unchanged:
+                raise ValueError(f"daily summary keys already used: {[c.key for c in saved.conflicts] + list(saved.unchanged)}")
+            ids = [d.id for d in details]
+            for chunk in chunked(ids, IN_CHUNK):
+                conn.execute(update(_j).where(_j.c.id.in_(chunk)).values(status="summarised", updated_at=self.now()))
+            return [j.key for j in summaries]
 
         return self._in_write(work)
 

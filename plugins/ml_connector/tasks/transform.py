@@ -1,175 +1,143 @@
 """Step 2: raw store records become balanced journals through the pair's mapping.
 
+Work is per order: an order that is new or changed, or that has a new or changed refund, is
+planned as a whole by ``core.lifecycle`` (the sale that stands and the money that moved, less
+what its committed journals already hold), so edits, cancellations, restores and late refunds
+become adjustments linked to the order, never rewrites of a posted document.
+
 A record that cannot be mapped is parked ``needs_mapping`` with the reason, one that breaks a
 business rule ``needs_review``, an unsettled order ``not_settled``: never dropped, never
-posted. Parked records are tried again on every run, so fixing the mapping is enough to
-get them posted. A cancelled or deleted order whose sale was already posted gets a
-reversing journal.
+posted. Parked records are tried again on every run, so fixing the mapping is enough.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from ml_connector.core.journal import build_refund, build_reversal, build_sale, posting_day
-from ml_connector.core.keys import journal_key
-from ml_connector.core.model import POSTABLE_STATUSES, Journal, JournalKind, Order, OrderStatus, Refund
-from ml_connector.core.rules import NotSettled
-from ml_connector.errors import NormalisationError, ParkedError
-from ml_connector.tasks.runtime import Params, Runtime
+from ml_connector.core.lifecycle import Outcome, StoredDocument, plan_order
+from ml_connector.core.model import Journal, Order, Refund
+from ml_connector.errors import NormalisationError
+from ml_connector.state.journals import is_committed
+from ml_connector.state.rows import RecordRow, StoredJournal
+from ml_connector.tasks.runtime import Params, Runtime, utcnow
 
 log = logging.getLogger("ml_connector.transform")
 
 RETRY_STATUSES = ("new", "changed", "needs_mapping", "not_settled")
-_REVERSIBLE = frozenset({OrderStatus.CANCELLED, OrderStatus.DELETED})
 
 
+@dataclass
 class _Batch:
-    """Collects journals and record outcomes; written once at the end (or shown in a dry run)."""
+    """Journals to save, drafts to withdraw and record outcomes; written once at the end."""
 
-    def __init__(self) -> None:
-        self.journals: list[Journal] = []
-        self.outcomes: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
-        self.counts: Counter[str] = Counter()
-        self.days: set[str] = set()
-        self.keys: set[str] = set()
+    journals: list[Journal] = field(default_factory=list)
+    withdraw: list[str] = field(default_factory=list)
+    outcomes: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=lambda: defaultdict(list))
+    counts: Counter[str] = field(default_factory=Counter)
+    days: set[str] = field(default_factory=set)
 
-    def park(self, obj: str, source_id: str, error: ParkedError | NormalisationError) -> None:
-        status = getattr(error, "status", "needs_review")
-        reason = getattr(error, "reason", None) or str(error)
-        self.outcomes[obj].append((source_id, status, reason))
-        self.counts[f"{obj}:{status}"] += 1
-
-    def done(self, obj: str, source_id: str, status: str = "processed", reason: str | None = None) -> None:
-        self.outcomes[obj].append((source_id, status, reason))
-        self.counts[f"{obj}:{status}"] += 1
+    def outcome(self, obj: str, source_id: str, outcome: Outcome) -> None:
+        self.outcomes[obj].append((source_id, outcome.status, outcome.reason))
+        self.counts[f"{obj}:{outcome.status}"] += 1
 
     def add(self, journal: Journal) -> None:
         self.journals.append(journal)
-        self.keys.add(journal.key)
         self.days.add(journal.posting_date.isoformat())
         self.counts[f"journal:{journal.kind.value}"] += 1
 
 
-def _selection(rt: Runtime, params: Params, obj: str, ids: tuple[str, ...]) -> Iterable[Any]:
+@dataclass
+class _Work:
+    """What one run looks at: the orders to plan, and every refund of those orders."""
+
+    orders: dict[str, RecordRow]
+    refunds: dict[str, list[RecordRow]]
+    orphans: list[tuple[RecordRow, str]]  # refunds whose order is not in state yet
+
+
+def _selected(rt: Runtime, params: Params, obj: str, ids: tuple[str, ...]) -> Iterable[RecordRow]:
     system = rt.storefront.system
     if params.is_replay and not (params.since or params.until):
         return rt.store.records(system, obj, source_ids=set(ids)) if ids else []
     return rt.store.records(system, obj, statuses=RETRY_STATUSES)
 
 
-def _orders(rt: Runtime, params: Params, batch: _Batch, store_id: str) -> dict[str, Order]:
-    seen: dict[str, Order] = {}
-    for row in _selection(rt, params, "order", params.order_ids):
-        try:
-            order = rt.storefront.order(row.payload, store_id)
-        except NormalisationError as exc:
-            batch.park("order", row.source_id, exc)
-            continue
-        seen[order.order_id] = order
-        if order.status in POSTABLE_STATUSES:
-            try:
-                batch.add(build_sale(order, rt.mapping, rt.pair))
-                batch.done("order", row.source_id)
-            except ParkedError as exc:
-                batch.park("order", row.source_id, exc)
-        elif order.status in _REVERSIBLE:
-            _reverse_if_posted(rt, batch, order)
-        else:
-            batch.done("order", row.source_id, "skipped", f"order status {order.status.value}: nothing to post")
-    return seen
-
-
-def _reverse_if_posted(rt: Runtime, batch: _Batch, order: Order) -> None:
-    sale_key = journal_key(rt.pair, "order", order.order_id, JournalKind.SALE.value)
-    status = rt.store.journal_status(rt.pair, sale_key)
-    if status == "posted":
-        original = rt.store.load_journal(sale_key)
-        when = posting_day(order.updated_at, rt.mapping)
-        batch.add(build_reversal(original, when, f"order {order.order_id} {order.status.value}"))
-        batch.done("order", order.order_id, "processed", f"{order.status.value} after posting: reversed")
-    elif status in ("ready", "failed"):
-        rt.store.supersede_journal(rt.pair, sale_key, f"order {order.order_id} {order.status.value} before posting")
-        batch.done("order", order.order_id, "skipped", f"{order.status.value} before posting: sale withdrawn")
-    else:
-        batch.done("order", order.order_id, "skipped", f"order {order.status.value}: nothing was posted")
-
-
-def _raw_orders(rt: Runtime, order_ids: set[str]) -> dict[str, dict[str, Any]]:
-    if not order_ids:
-        return {}
-    return {row.source_id: row.payload for row in rt.store.records(rt.storefront.system, "order", source_ids=order_ids)}
-
-
-_SALE_BUILT = frozenset({"ready", "claimed", "posted", "failed", "detail", "summarised"})
-
-
-def _require_sale(rt: Runtime, batch: _Batch, order: Order) -> None:
-    """A refund offsets a sale: it waits until its order's sale journal exists (posted or queued)."""
-    key = journal_key(rt.pair, "order", order.order_id, JournalKind.SALE.value)
-    if key in batch.keys:
-        return
-    status = rt.store.journal_status(rt.pair, key)
-    if status not in _SALE_BUILT:
-        raise NotSettled(f"order {order.order_id} has no sale journal yet ({status or 'not built'}): the refund waits for it")
-
-
-def _refunds(rt: Runtime, params: Params, batch: _Batch, orders: dict[str, Order], store_id: str) -> None:
-    """Refund journals, each checked against what its order captured minus earlier refunds."""
-    sf = rt.storefront
-    rows = list(_selection(rt, params, "refund", params.refund_ids))
-    if not rows:
-        return
-    wanted_orders = {sf.refund_parent(row.payload) for row in rows}
-    # Siblings: every refund of those orders, to know what was refunded before.
-    siblings_raw: dict[str, list[Any]] = defaultdict(list)
-    for row in rt.store.records(sf.system, "refund"):
+def _work(rt: Runtime, params: Params) -> _Work:
+    sf, system = rt.storefront, rt.storefront.system
+    orders = {row.source_id: row for row in _selected(rt, params, "order", params.order_ids)}
+    refund_rows = list(_selected(rt, params, "refund", params.refund_ids))
+    wanted = set(orders) | {sf.refund_parent(row.payload) for row in refund_rows}
+    missing = wanted - set(orders)
+    if missing:
+        orders.update((row.source_id, row) for row in rt.store.records(system, "order", source_ids=missing))
+    # Every refund of those orders: a refund is checked against the ones before it.
+    refunds: dict[str, list[RecordRow]] = defaultdict(list)
+    for row in rt.store.records(system, "refund"):
         parent = sf.refund_parent(row.payload)
-        if parent in wanted_orders:
-            siblings_raw[parent].append(row)
-    parents = _raw_orders(rt, wanted_orders)
-    siblings: dict[str, list[Refund]] = defaultdict(list)
-    for parent_id, sibling_rows in siblings_raw.items():
-        for sibling in sibling_rows:
-            try:
-                siblings[parent_id].append(sf.refund(sibling.payload, store_id, parents.get(parent_id)))
-            except NormalisationError:
-                continue
-    for row in rows:
-        parent_id = sf.refund_parent(row.payload)
-        parent = parents.get(parent_id)
-        if parent is None:
-            # Checked before normalising: without its order a refund cannot be valued, and that
-            # must wait for the order (retried every run), not be parked for a person.
-            batch.park("refund", row.source_id, NotSettled(f"refund {row.source_id}: order {parent_id} is not in state yet"))
-            continue
+        if parent in orders:
+            refunds[parent].append(row)
+    orphans = [(row, parent) for row in refund_rows if (parent := sf.refund_parent(row.payload)) not in orders]
+    return _Work(orders, dict(refunds), orphans)
+
+
+def _documents(stored: list[StoredJournal]) -> tuple[list[StoredDocument], set[str]]:
+    live = [
+        StoredDocument(s.journal, is_committed(s.status, s.attempts)) for s in stored if s.status != "superseded"
+    ]
+    return live, {s.key for s in stored}
+
+
+def _plan_one(rt: Runtime, batch: _Batch, row: RecordRow, refund_rows: list[RecordRow], store_id: str,
+              stored: list[StoredJournal]) -> None:
+    sf = rt.storefront
+    try:
+        order: Order = sf.order(row.payload, store_id)
+    except NormalisationError as exc:
+        batch.outcome("order", row.source_id, Outcome("needs_review", str(exc)))
+        for refund_row in refund_rows:
+            batch.outcome("refund", refund_row.source_id, Outcome("not_settled", f"waits for order {row.source_id}: {exc}"))
+        return
+    refunds: list[Refund] = []
+    for refund_row in refund_rows:
         try:
-            refund = sf.refund(row.payload, store_id, parent)
+            refunds.append(sf.refund(refund_row.payload, store_id, row.payload))
         except NormalisationError as exc:
-            batch.park("refund", row.source_id, exc)
-            continue
-        try:
-            order = orders.get(parent_id) or sf.order(parent, store_id)
-            _require_sale(rt, batch, order)
-            mine = (refund.created_at, refund.refund_id)
-            earlier = [r for r in siblings[parent_id] if (r.created_at, r.refund_id) < mine]
-            journal = build_refund(refund, order, earlier, rt.mapping, rt.pair)
-        except (ParkedError, NormalisationError) as exc:
-            batch.park("refund", row.source_id, exc)
-            continue
+            batch.outcome("refund", refund_row.source_id, Outcome("needs_review", str(exc)))
+    existing, used = _documents(stored)
+    plan = plan_order(
+        order, refunds, existing, rt.mapping, rt.pair, used_keys=used, adjustment_date=rt.config.adjustment_date
+    )
+    for journal in plan.save:
         batch.add(journal)
-        batch.done("refund", row.source_id)
+    batch.withdraw.extend(plan.withdraw)
+    batch.outcome("order", row.source_id, plan.order)
+    for refund_id, outcome in plan.refunds.items():
+        batch.outcome("refund", refund_id, outcome)
+
+
+def _plan(rt: Runtime, params: Params, store_id: str) -> _Batch:
+    batch = _Batch()
+    work = _work(rt, params)
+    for refund_row, parent in work.orphans:
+        # Without its order a refund cannot be valued: it waits (retried every run), not parked for a person.
+        reason = f"refund {refund_row.source_id}: order {parent} is not in state yet"
+        batch.outcome("refund", refund_row.source_id, Outcome("not_settled", reason))
+    order_ids = sorted(work.orders)
+    stored = rt.store.order_documents(rt.pair, rt.storefront.system, order_ids)
+    for order_id in order_ids:
+        _plan_one(rt, batch, work.orders[order_id], work.refunds.get(order_id, []), store_id, stored.get(order_id, []))
+    return batch
 
 
 def run_transform(rt: Runtime, params: Params) -> dict[str, Any]:
-    """Build journals for new, changed and parked records; returns counts and touched days."""
+    """Plan new, changed and parked orders; returns counts and the posting days touched."""
     store_id = rt.storefront.store_id(rt.config.storefront.conn_id)
-    batch = _Batch()
-    orders = _orders(rt, params, batch, store_id)
-    _refunds(rt, params, batch, orders, store_id)
+    batch = _plan(rt, params, store_id)
     granularity = params.granularity or rt.config.granularity
 
     if params.dry_run:
@@ -180,34 +148,42 @@ def run_transform(rt: Runtime, params: Params) -> dict[str, Any]:
 
     status = "detail" if granularity == "daily" else "ready"
     saved = rt.store.save_journals(rt.pair, batch.journals, status=status)
+    withdrawn = rt.store.withdraw_drafts(rt.pair, batch.withdraw, "the order changed before posting")
     for obj, updates in batch.outcomes.items():
         rt.store.mark_records(rt.storefront.system, obj, updates)
     summary: dict[str, Any] = {
         "journals": len(batch.journals),
+        "withdrawn": withdrawn,
         "counts": dict(batch.counts),
         "days": sorted(batch.days),
         "conflicts": len(saved.conflicts),
         "granularity": granularity,
     }
-    if saved.conflicts:
-        log.warning("journals already posted with different content (need an adjustment): %s", saved.conflicts[:20])
+    if saved.conflicts:  # the planner never rewrites a committed journal: this is a bug, not a user error
+        log.error("journals already committed with different content, left unchanged: %s", saved.conflicts[:20])
     if granularity == "daily":
-        summary["daily_journals"] = summarise_days(rt)
+        daily = summarise_days(rt)
+        summary["daily_journals"] = len(daily)
+        summary["days"] = sorted(set(summary["days"]) | {key.rsplit(":", 2)[-2] for key in daily})
     log.info("transform %s: %s", rt.pair, summary)
     return summary
 
 
-def summarise_days(rt: Runtime) -> int:
-    """Roll per-order detail journals into one journal per store, currency and posting day."""
+def summarise_days(rt: Runtime, *, today: dt.date | None = None) -> list[str]:
+    """Roll the detail journals of closed days into one journal per store, currency and day.
+
+    A day is closed once it has ended in the store's time zone (``daily_open_day: wait``, the
+    default), so each day's summary is posted once; details that reach a day later post as a
+    numbered delta summary of that day. ``daily_open_day: include`` summarises today too.
+    """
     from ml_connector.core.daily import summarise_daily
 
-    details = list(rt.store.journals_with_status(rt.pair, "detail"))
-    if not details:
-        return 0
-    daily = summarise_daily(details, rt.pair)
-    rt.store.save_journals(rt.pair, daily, status="ready")
-    rt.store.set_journal_status(rt.pair, [j.key for j in details], "summarised")
-    return len(daily)
+    before = None
+    if rt.config.daily_open_day == "wait":
+        before = today or utcnow().astimezone(rt.mapping.zone).date()
+    return rt.store.summarise_details(
+        rt.pair, lambda details, number: summarise_daily(details, rt.pair, number), before=before
+    )
 
 
 def describe(journal: Journal) -> str:

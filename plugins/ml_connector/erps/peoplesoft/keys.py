@@ -36,6 +36,7 @@ KIND_LETTER: dict[JournalKind, str] = {
     JournalKind.SALE: "S",
     JournalKind.REFUND: "R",
     JournalKind.REVERSAL: "V",
+    JournalKind.ADJUSTMENT: "A",
     JournalKind.DAILY: "D",
 }
 
@@ -61,8 +62,9 @@ def _hash_part(material: str, width: int) -> str:
 
 
 def _journal_source_id(journal: Journal) -> str | None:
-    """The one source id a per-document journal stands for (None for summaries and composites)."""
-    if journal.kind is JournalKind.DAILY or len(journal.sources) != 1:
+    """The one source id a per-document journal stands for (None for summaries, adjustments and
+    composites: an order can have several adjustments, told apart only by their hashed key)."""
+    if journal.kind in (JournalKind.DAILY, JournalKind.ADJUSTMENT) or len(journal.sources) != 1:
         return None
     return journal.sources[0].id
 
