@@ -38,7 +38,10 @@ PARAMS: dict[str, Param] = {
         None, type=["null", "string"], format="date-time",
         description="Backfill window end (ISO 8601 with offset). Empty = now minus the settle lag.",
     ),
-    "dry_run": Param(False, type="boolean", description="Transform and validate only; post nothing, log the journals."),
+    "dry_run": Param(
+        False, type="boolean",
+        description="Read the store and log what would be posted; write nothing (state, watermarks, inbox, store, ERP).",
+    ),
     "granularity": Param(
         None, type=["null", "string"], enum=[None, "order", "daily"],
         description="Override the configured granularity for this run.",
@@ -129,8 +132,8 @@ def build_pair_dag(config: PipelineConfig) -> DAG:
         def ensure_webhooks() -> dict[str, Any]:
             from ml_connector.tasks.webhook_health import run_webhook_health
 
-            rt, _params = _runtime(config)
-            return run_webhook_health(rt)
+            rt, params = _runtime(config)
+            return run_webhook_health(rt, dry_run=params.dry_run)
 
         extracted = extract()
         transformed = transform(extracted)

@@ -93,10 +93,12 @@ def test_status_mapping(status_id: int, captured: bool, expected: OrderStatus) -
     assert order_from_bigcommerce(raw, TRANSACTIONS[:1] if captured else [], store_id="s").status is expected
 
 
-def test_deleted_and_settled_statuses() -> None:
-    raw = {**copy.deepcopy(ORDER), "is_deleted": True}
-    assert order_from_bigcommerce(raw, [], store_id="s").status is OrderStatus.DELETED
-    assert not needs_transactions(raw) and needs_transactions(ORDER)
+def test_archived_and_settled_statuses() -> None:
+    raw = {**copy.deepcopy(ORDER), "is_deleted": True}  # archived: hidden, the money still moved
+    order = order_from_bigcommerce(raw, TRANSACTIONS, store_id="s")
+    assert order.status is OrderStatus.PAID and order.archived
+    assert not order_from_bigcommerce(ORDER, TRANSACTIONS, store_id="s").archived
+    assert needs_transactions(raw) and needs_transactions(ORDER)
     assert not needs_transactions({**ORDER, "status_id": 0})
 
 

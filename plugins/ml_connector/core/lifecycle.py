@@ -258,8 +258,8 @@ class _Planner:
         drafts = self.order_drafts()
         note = " (archived in the store: no money moved)" if order.archived else ""
         if delta.is_zero:
-            reason = "no ledger change" if committed else self.nothing_reason()
-            return OrderPlan(tuple(self.save), tuple(drafts), Outcome("processed", reason + note), self.refund_outcomes)
+            outcome = Outcome("processed", "no ledger change" + note) if committed else Outcome("skipped", self.nothing_reason() + note)
+            return OrderPlan(tuple(self.save), tuple(drafts), outcome, self.refund_outcomes)
         journal = self.document(delta, committed, sale_day)
         self.save.append(journal)
         withdraw = tuple(k for k in drafts if k != journal.key)

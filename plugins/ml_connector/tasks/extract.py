@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ml_connector.storefronts.base import RawRecord
+from ml_connector.tasks.preview import PreviewRecords
 from ml_connector.tasks.runtime import Params, Runtime, utcnow
 
 log = logging.getLogger("ml_connector.extract")
@@ -65,8 +66,42 @@ def _collect(pages: Iterator[list[RawRecord]], sink: list[RawRecord]) -> Iterato
         yield page
 
 
+def fetch_preview(rt: Runtime, params: Params) -> PreviewRecords:
+    """A dry run's extract: the same window, parents and inbox pointers, kept in memory only.
+
+    Nothing is written: no upsert, no watermark, no inbox status, no audit row.
+    """
+    hook = rt.storefront.hook(rt.config.storefront.conn_id, audit=None)
+    sf, system = rt.storefront, rt.storefront.system
+    preview = PreviewRecords(rt.store)
+    if params.is_replay and not (params.since or params.until):
+        preview.add(system, "order", sf.fetch_objects(hook, "order", list(params.order_ids)) if params.order_ids else [])
+        preview.add(system, "refund", sf.fetch_objects(hook, "refund", list(params.refund_ids)) if params.refund_ids else [])
+        return preview
+    now = utcnow()
+    windows = {s: window(rt, params, s, now) for s in STREAMS}
+    for stream, obj in _OBJECT.items():
+        start, end = windows[stream]
+        fetch = {"orders": sf.extract_orders, "refunds": sf.extract_refunds, "customers": sf.extract_customers}[stream]
+        for page in fetch(hook, start, end):
+            preview.add(system, obj, page)
+    events = list(rt.store.pending_webhook_events(system, rt.config.storefront.conn_id))
+    for obj in ("order", "refund"):
+        ids = sorted({str(ev.object_id) for ev in events if ev.object_type == obj})
+        if ids:
+            preview.add(system, obj, sf.fetch_objects(hook, obj, ids))
+    refunds = [r for r in preview.records(system, "refund", statuses=("new", "changed"))]
+    parents = {sf.refund_parent(r.payload) for r in refunds}
+    missing = sorted(parents - {r.source_id for r in preview.records(system, "order", source_ids=parents)})
+    if missing:
+        preview.add(system, "order", sf.fetch_objects(hook, "order", missing))
+    return preview
+
+
 def run_extract(rt: Runtime, params: Params) -> dict[str, Any]:
     """Fetch the window and the inbox; returns a small summary for XCom."""
+    if params.dry_run:  # the transform task reads the store itself and writes nothing (tasks/preview.py)
+        return {"pair": rt.pair, "dry_run": True}
     hook = rt.storefront_hook()
     sf = rt.storefront
     now = utcnow()

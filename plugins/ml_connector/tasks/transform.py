@@ -12,6 +12,7 @@ posted. Parked records are tried again on every run, so fixing the mapping is en
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
@@ -137,14 +138,10 @@ def _plan(rt: Runtime, params: Params, store_id: str) -> _Batch:
 def run_transform(rt: Runtime, params: Params) -> dict[str, Any]:
     """Plan new, changed and parked orders; returns counts and the posting days touched."""
     store_id = rt.storefront.store_id(rt.config.storefront.conn_id)
+    if params.dry_run:
+        return _dry_run(rt, params, store_id)
     batch = _plan(rt, params, store_id)
     granularity = params.granularity or rt.config.granularity
-
-    if params.dry_run:
-        for journal in batch.journals:
-            log.info("dry run: would post %s", describe(journal))
-            rt.erp.validate(None, journal)
-        return {"dry_run": True, "journals": len(batch.journals), "counts": dict(batch.counts), "days": sorted(batch.days)}
 
     status = "detail" if granularity == "daily" else "ready"
     saved = rt.store.save_journals(rt.pair, batch.journals, status=status)
@@ -167,6 +164,26 @@ def run_transform(rt: Runtime, params: Params) -> dict[str, Any]:
         summary["days"] = sorted(set(summary["days"]) | {key.rsplit(":", 2)[-2] for key in daily})
     log.info("transform %s: %s", rt.pair, summary)
     return summary
+
+
+def _dry_run(rt: Runtime, params: Params, store_id: str) -> dict[str, Any]:
+    """Read the store as a real run would and log what it would post; write nothing anywhere."""
+    from ml_connector.tasks.extract import fetch_preview
+
+    preview = fetch_preview(rt, params)
+    batch = _plan(dataclasses.replace(rt, store=preview), params, store_id)
+    for journal in batch.journals:
+        log.info("dry run: would post %s", describe(journal))
+        rt.erp.validate(None, journal)
+    for key in batch.withdraw:
+        log.info("dry run: would withdraw the unposted draft %s", key)
+    for obj, outcomes in batch.outcomes.items():
+        for source_id, status, reason in outcomes:
+            if status not in ("processed", "skipped"):
+                log.info("dry run: %s %s would be %s: %s", obj, source_id, status, reason)
+    fetched = {obj: preview.count(obj) for obj in ("order", "refund", "customer")}
+    return {"dry_run": True, "fetched": fetched, "journals": len(batch.journals), "withdraw": len(batch.withdraw),
+            "counts": dict(batch.counts), "days": sorted(batch.days)}
 
 
 def summarise_days(rt: Runtime, *, today: dt.date | None = None) -> list[str]:

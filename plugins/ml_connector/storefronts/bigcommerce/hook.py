@@ -2,7 +2,8 @@
 
 Reads yield pages (never whole data sets) and cost as few API calls as the API allows:
 
-* orders come 250 a page with their line items embedded (``include=consignments.line_items``);
+* orders come 250 a page with their line items and fees embedded (``include=consignments.line_items,fees``:
+  without ``fees`` an order's fees would be missing from its charges);
   ``/v2/orders/{id}/products`` is fetched only for an order whose consignment was capped
   (``__warning__``, on the order or on a consignment). Pages are walked by id (``min_id`` keyset over the default id-ascending order), not by page
   number, so an order modified while we page cannot shift a page and be skipped.
@@ -36,7 +37,8 @@ from ml_connector.storefronts.bigcommerce.connection import DEFAULT_API_BASE_URL
 from ml_connector.storefronts.bigcommerce.normalise import lines_capped
 
 SYSTEM = "bigcommerce"
-ORDER_INCLUDE = {"include": "consignments.line_items", "consignment_structure": "object"}
+# One comma-separated ``include`` (the spec's style: form, explode: false), same on the list and the single GET.
+ORDER_INCLUDE = {"include": "consignments.line_items,fees", "consignment_structure": "object"}
 V2_PAGE_MAX = 250
 PRODUCT_BATCH = 10
 VARIANT_BATCH = 50

@@ -11,6 +11,15 @@ jurisdiction. The derived tax lines are therefore named ``Tax`` and told apart b
 (item / shipping / handling / wrapping): that is the split a tax-payable mapping can rely on.
 When the hook fetched the tax rows (``order["taxes"]`` is a list) the lines carry the real tax
 names (``State Tax``, ``VAT``...) instead; the total is the same either way.
+
+Order fees (``include=fees``, schema ``orderFees_Resp``) become ``Fee`` records; their tax is a
+``TaxLine`` with ``applies_to="fee"`` built from the fees' ``cost_tax``. The tax rows' documented
+``line_item_type`` enum (item, shipping, handling, gift-wrapping) has no fee type, so with fetched
+rows a fee's tax is told apart only when the rows leave out exactly the fees' tax (see ``_taxes``).
+
+Archived orders (``is_deleted: true``) keep the status their ``status_id`` gives and are flagged
+``archived``: archiving hides an order, it moves no money. Order products of ``type``
+``giftcertificate`` are gift certificates sold (``LineKind.GIFT_CERTIFICATE``), not goods.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ from ml_connector.core.model import (
     Address,
     Customer,
     Discount,
+    Fee,
+    LineKind,
     Order,
     OrderLine,
     OrderStatus,
@@ -38,10 +49,12 @@ from ml_connector.core.model import (
     RefundPayment,
     TaxLine,
 )
+from ml_connector.core.money import minor_unit, quantize
 from ml_connector.errors import NormalisationError
 
 SOURCE = "bigcommerce"
 ORDERS = "/v2/orders"
+FEES = "/v2/orders/{id}/fees"
 TRANSACTIONS = "/v3/orders/{id}/transactions"
 REFUNDS = "/v3/orders/payment_actions/refunds"
 CUSTOMERS = "/v3/customers"
@@ -79,7 +92,6 @@ _REFUND_PROVIDERS = {
     "giftcertificate": PaymentMethod.GIFT_CERTIFICATE,
     "paypalexpress": PaymentMethod.WALLET,
 }
-CENT = Decimal("0.01")
 _CHARGE_KINDS = {"item": "item", "shipping": "shipping", "handling": "handling", "gift-wrapping": "wrapping"}
 
 
@@ -130,6 +142,27 @@ class _Reader:
         except InvalidOperation:
             raise self.fail(f"{key}: not a number: {value!r}") from None
 
+    def money_any(self, key: str, *, default: Decimal | None = None) -> Decimal:
+        """Money the spec types as a string *or* a number (``oneOf``: order fees), read exactly.
+
+        A decimal string is taken as is; a JSON number through ``Decimal(str(x))``, which keeps what
+        the JSON said (``8.5`` gives ``Decimal("8.5")``), not the binary float.
+        """
+        value = self.record.get(key)
+        if value is None or value == "":
+            if default is not None:
+                return default
+            raise self.fail(f"missing required money field {key!r}")
+        if isinstance(value, bool):
+            raise self.fail(f"{key}: money is a boolean: {value!r}")
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            raise self.fail(f"{key}: not a decimal amount: {value!r}") from None
+        if not amount.is_finite():
+            raise self.fail(f"{key}: not a finite amount: {value!r}")
+        return amount
+
     def integer(self, key: str, *, default: int | None = None) -> int:
         value = self.record.get(key)
         if value is None or value == "":
@@ -179,9 +212,12 @@ class _Reader:
 
 # -- orders -------------------------------------------------------------------------------------
 def needs_transactions(order: Mapping[str, Any]) -> bool:
-    """Whether an order's payments matter to the ledger (settled, refunded or disputed, not deleted)."""
+    """Whether an order's payments matter to the ledger (settled, refunded or disputed).
+
+    Archived orders (``is_deleted``) included: archiving hides the order, the money still moved.
+    """
     try:
-        return not order.get("is_deleted") and int(order.get("status_id", -1)) in SETTLED_STATUS_IDS
+        return int(order.get("status_id", -1)) in SETTLED_STATUS_IDS
     except (TypeError, ValueError):
         return True  # let the normaliser report the bad status
 
@@ -223,8 +259,7 @@ def order_products(order: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _status(reader: _Reader, payments: Iterable[Payment]) -> OrderStatus:
-    if reader.record.get("is_deleted"):
-        return OrderStatus.DELETED
+    """The financial state from ``status_id`` alone (``is_deleted`` is ``Order.archived``, not a status)."""
     status_id = reader.integer("status_id")
     if status_id in PAID_STATUS_IDS:
         return OrderStatus.PAID
@@ -266,30 +301,75 @@ def _lines(reader: _Reader, products: list[dict[str, Any]], inclusive: bool) -> 
                 total=_ex_tax(item, raw, "total_ex_tax", "total_inc_tax", "total_tax", inclusive),
                 tax=item.money_str("total_tax", default=ZERO),
                 product_id=str(raw["product_id"]) if raw.get("product_id") not in (None, 0) else None,
+                # A gift certificate sold is a liability to the shopper, not revenue.
+                kind=LineKind.GIFT_CERTIFICATE if raw.get("type") == "giftcertificate" else LineKind.PRODUCT,
             )
         )
     return tuple(lines)
 
 
-def _taxes(reader: _Reader, lines: tuple[OrderLine, ...]) -> tuple[TaxLine, ...]:
-    """Tax lines per name and charge kind: from fetched tax rows when present, else derived (module doc)."""
+def _taxes(reader: _Reader, lines: tuple[OrderLine, ...], fee_tax: Decimal = ZERO) -> tuple[TaxLine, ...]:
+    """Tax lines per name and charge kind: from fetched tax rows when present, else derived (module doc).
+
+    ``fee_tax`` is the fees' ``cost_tax`` total. Derived, it is the ``fee`` tax line. With fetched
+    rows it is added only when the rows add up to ``total_tax`` less exactly that amount (the rows
+    left the fees out); rows that do carry it come under one of the documented ``line_item_type``
+    values, which has no fee type, and are mapped as such (an unknown type counts as ``item``).
+    """
     totals: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    declared = reader.money_str("total_tax", default=ZERO)
     rows = reader.record.get("taxes")
     if isinstance(rows, list):
         for raw in rows:
             row = _Reader(ORDERS + "/{id}/taxes", raw, raw.get("id"))
             kind = _CHARGE_KINDS.get(row.text("line_item_type", "item"), "item")
             totals[(row.text("name", "Tax") or "Tax", kind)] += row.money_str("line_amount")
+        if fee_tax and sum(totals.values(), ZERO) == declared - fee_tax:
+            totals[("Tax", "fee")] += fee_tax
     else:
         totals[("Tax", "item")] = sum((ln.tax for ln in lines), ZERO)
         for kind, key in (("shipping", "shipping_cost_tax"), ("handling", "handling_cost_tax"), ("wrapping", "wrapping_cost_tax")):
             totals[("Tax", kind)] += reader.money_str(key, default=ZERO)
+        totals[("Tax", "fee")] += fee_tax
     taxes = tuple(TaxLine(name, amount, kind) for (name, kind), amount in totals.items() if amount != 0)
-    declared = reader.money_str("total_tax", default=ZERO)
     found = sum((t.amount for t in taxes), ZERO)
     if found != declared:
         raise reader.fail(f"tax lines add up to {found} but total_tax is {declared}")
     return taxes
+
+
+def _fees(order: Mapping[str, Any]) -> list[tuple[Fee, Decimal]]:
+    """The order's fees (``include=fees``) with each fee's tax; none when the order came without them.
+
+    Without ``include=fees`` the field is absent or a ``{url, resource}`` link: no fee is known here
+    (totals that then fail to add up are the core's to report). Money is a string or a number
+    (``oneOf`` in ``orderFees_Resp``). The amount is ex tax from the field the store marks as actual
+    (``is_tax_inclusive_pricing``), like the other charges; when ``cost_ex_tax`` is absent it is
+    ``cost_inc_tax - cost_tax``. Only the documented names are read (the spec's own example once
+    spells ``cost_exc_tax``: that key is never trusted, the derivation covers it).
+    """
+    raw_fees = order.get("fees")
+    if raw_fees is None or isinstance(raw_fees, Mapping):
+        return []
+    order_id = order.get("id", "?")
+    if not isinstance(raw_fees, list):
+        raise _Reader(ORDERS, order).fail(f"fees: expected a list, got {type(raw_fees).__name__}")
+    inclusive = bool(order.get("is_tax_inclusive_pricing"))
+    out = []
+    for raw in raw_fees:
+        fee = _Reader(FEES.format(id=order_id), raw, raw.get("id") if isinstance(raw, Mapping) else None)
+        fee_id = str(fee.require("id"))
+        tax = fee.money_any("cost_tax", default=ZERO)
+        if inclusive or raw.get("cost_ex_tax") in (None, ""):
+            if raw.get("cost_inc_tax") in (None, ""):
+                wanted = "cost_inc_tax" if inclusive else "cost_ex_tax or cost_inc_tax"
+                raise fee.fail(f"missing required money field {wanted}")
+            amount = fee.money_any("cost_inc_tax") - tax
+        else:
+            amount = fee.money_any("cost_ex_tax")
+        name = fee.text("display_name_merchant") or fee.text("display_name_customer") or fee.text("type") or "Fee"
+        out.append((Fee(fee_id=fee_id, name=name, amount=amount), tax))
+    return out
 
 
 def _discounts(reader: _Reader, products: list[dict[str, Any]]) -> tuple[Discount, ...]:
@@ -358,6 +438,7 @@ def order_from_bigcommerce(order: Mapping[str, Any], transactions: list[dict[str
     inclusive = bool(order.get("is_tax_inclusive_pricing"))
     products = order_products(order)
     lines = _lines(reader, products, inclusive)
+    fees = _fees(order)
     payments = tuple(payment_from_transaction(t, order_id=order_id) for t in transactions)
     currency = str(order.get("default_currency_code") or reader.require("currency_code"))
     base_currency, fx_rate = _fx(reader, currency)
@@ -377,7 +458,7 @@ def order_from_bigcommerce(order: Mapping[str, Any], transactions: list[dict[str
         shipping=_ex_tax(reader, order, "shipping_cost_ex_tax", "shipping_cost_inc_tax", "shipping_cost_tax", inclusive),
         handling=_ex_tax(reader, order, "handling_cost_ex_tax", "handling_cost_inc_tax", "handling_cost_tax", inclusive),
         wrapping=_ex_tax(reader, order, "wrapping_cost_ex_tax", "wrapping_cost_inc_tax", "wrapping_cost_tax", inclusive),
-        taxes=_taxes(reader, lines),
+        taxes=_taxes(reader, lines, sum((tax for _, tax in fees), ZERO)),
         discounts=_discounts(reader, products),
         payments=payments,
         customer_id=str(customer_id) if customer_id else None,
@@ -388,6 +469,8 @@ def order_from_bigcommerce(order: Mapping[str, Any], transactions: list[dict[str
         gift_certificate_amount=reader.money_str("gift_certificate_amount", default=ZERO),
         store_credit_amount=reader.money_str("store_credit_amount", default=ZERO),
         billing_address=_billing_address(billing) if billing else None,
+        fees=tuple(fee for fee, _ in fees),
+        archived=bool(order.get("is_deleted")),
     )
 
 
@@ -402,14 +485,22 @@ def _billing_address(raw: Mapping[str, Any]) -> Address:
 # -- refunds ------------------------------------------------------------------------------------
 def refund_from_bigcommerce(refund: Mapping[str, Any], order: Mapping[str, Any] | None, *, store_id: str,
                             currency: str | None = None) -> Refund:
-    """A v3 refund as a canonical ``Refund``; the order supplies SKUs, unit prices and the currency.
+    """A v3 refund as a canonical ``Refund``; the order supplies SKUs, unit prices, fees and the currency.
 
     ``total_amount`` (what left the merchant) is authoritative. Items are valued at their
-    ``requested_amount`` when given, else PRODUCT at quantity x the line's net unit price and
-    SHIPPING / HANDLING / GIFT_WRAPPING at the order's (or wrapped line's) charge. A rounding cent
-    from pro-rating goes to the last valued line; anything else the items do not explain
-    (merchant overrides, ORDER-level amounts) is carried in ``other`` so the refund still adds up.
-    Declined refund payments are left out: no money moved.
+    ``requested_amount`` when given, else PRODUCT at quantity x the line's net unit price (rounded
+    to the currency's minor unit: 1 JPY, 0.001 KWD), SHIPPING / HANDLING / GIFT_WRAPPING at the
+    order's (or wrapped line's) charge and FEE at the fee's ex-tax cost (``item_id`` is the fee id).
+    FEE amounts are ``fees``. A rounding minor unit per pro-rated line goes to the last such line;
+    anything else the items do not explain (merchant overrides, ORDER-level amounts) is carried in
+    ``other`` so the refund still adds up. Declined refund payments are left out: no money moved.
+
+    Exchange rate: a BigCommerce refund has no rate of its own (the v3 refund object carries
+    amounts, items and payments, neither a currency nor an exchange rate), so the order's rate is
+    kept and ``fx_rate_source`` is ``"order"``. That is also the right valuation: the refund
+    returns the transactional amount the shopper paid, and valued at the order's rate the sale
+    and its refund offset exactly in base currency. The FX difference is realised at settlement
+    with the payment provider, which the connector does not see.
     """
     reader = _Reader(REFUNDS, refund)
     refund_id = reader.require("id")
@@ -419,6 +510,8 @@ def refund_from_bigcommerce(refund: Mapping[str, Any], order: Mapping[str, Any] 
     order_reader = _Reader(ORDERS, order) if order is not None else None
     inclusive = bool(order and order.get("is_tax_inclusive_pricing"))
     products = {str(p.get("id")): p for p in order_products(order)} if order is not None else {}
+    order_currency = (order or {}).get("default_currency_code") or (order or {}).get("currency_code")
+    refund_currency = str(order_currency or currency or "") or None
     total = reader.money_num("total_amount")
     tax = reader.money_num("total_tax", default=ZERO)
     lines: list[RefundLine] = []
@@ -431,33 +524,33 @@ def refund_from_bigcommerce(refund: Mapping[str, Any], order: Mapping[str, Any] 
         if kind == "PRODUCT":
             if requested is None:
                 derived.append(len(lines))
-            lines.append(_refund_line(item, products, requested, inclusive))
+            lines.append(_refund_line(item, products, requested, inclusive, refund_currency))
         elif kind in ("SHIPPING", "HANDLING", "GIFT_WRAPPING"):
             charges[kind] += requested if requested is not None else _order_charge(
                 item, order_reader, products, kind, inclusive)
-        elif kind in ("ORDER", "FEE"):
+        elif kind == "FEE":
+            charges["FEE"] += requested if requested is not None else _order_fee(item, order)
+        elif kind == "ORDER":
             charges["OTHER"] += requested if requested is not None else ZERO
         else:
             raise item.fail(f"unknown item_type {kind!r}")
     residual = total - (sum((ln.amount for ln in lines), ZERO) + sum(charges.values(), ZERO) + tax)
-    if derived and residual and abs(residual) <= CENT * len(derived):
-        # Pro-rating quantity x net price rounds per line; the platform's cent goes to the last such line.
+    if derived and residual and refund_currency and abs(residual) <= minor_unit(refund_currency) * len(derived):
+        # Pro-rating quantity x net price rounds per line; the platform's minor unit goes to the last such line.
         last = lines[derived[-1]]
         lines[derived[-1]] = RefundLine(last.line_id, last.sku, last.quantity, last.amount + residual, last.category)
         residual = ZERO
     other = charges["OTHER"] + residual
-    order_currency = (order or {}).get("default_currency_code") or (order or {}).get("currency_code")
-    refund_currency = order_currency or currency
     if not refund_currency:
         raise reader.fail("currency unknown: pass the order (or currency=) to normalise a refund")
-    base_currency, fx_rate = _fx(order_reader, str(refund_currency)) if order_reader else (None, Decimal("1"))
+    base_currency, fx_rate = _fx(order_reader, refund_currency) if order_reader else (None, Decimal("1"))
     created = reader.iso("created")
     return Refund(
         source=SOURCE,
         store_id=store_id,
         refund_id=str(refund_id),
         order_id=str(order_id),
-        currency=str(refund_currency),
+        currency=refund_currency,
         created_at=created,
         total=total,
         lines=tuple(lines),
@@ -465,17 +558,19 @@ def refund_from_bigcommerce(refund: Mapping[str, Any], order: Mapping[str, Any] 
         handling=charges["HANDLING"],
         wrapping=charges["GIFT_WRAPPING"],
         tax=tax,
+        fees=charges["FEE"],
         other=other,
         payments=tuple(_refund_payment(p, refund_id) for p in refund.get("payments") or [] if not p.get("is_declined")),
         reason=reader.text("reason"),
         channel=str(order["channel_id"]) if order and order.get("channel_id") is not None else None,
         base_currency=base_currency,
         fx_rate=fx_rate,
+        fx_rate_source="order",  # the refund has no rate of its own: see the docstring
     )
 
 
 def _refund_line(item: _Reader, products: Mapping[str, Mapping[str, Any]], requested: Decimal | None,
-                 inclusive: bool) -> RefundLine:
+                 inclusive: bool, currency: str | None) -> RefundLine:
     line_id = str(item.require("item_id"))
     quantity = item.integer("quantity", default=0)
     product = products.get(line_id)
@@ -485,9 +580,11 @@ def _refund_line(item: _Reader, products: Mapping[str, Mapping[str, Any]], reque
         ordered = int(product.get("quantity") or 0)
         if ordered <= 0:
             raise item.fail(f"order product {line_id} has no quantity")
+        if not currency:
+            raise item.fail("currency unknown: cannot round the pro-rated amount of order product " + line_id)
         line_total = _ex_tax(item, product, "total_ex_tax", "total_inc_tax", "total_tax", inclusive)
         discount = sum((Decimal(str(d.get("amount") or "0")) for d in product.get("applied_discounts") or []), ZERO)
-        requested = ((line_total - discount) * quantity / ordered).quantize(Decimal("0.01"))
+        requested = quantize((line_total - discount) * quantity / ordered, currency)
     return RefundLine(line_id=line_id, sku=str((product or {}).get("sku") or ""), quantity=quantity, amount=requested)
 
 
@@ -500,6 +597,26 @@ def _order_charge(item: _Reader, order: _Reader | None, products: Mapping[str, M
         return _ex_tax(item, line, "wrapping_cost_ex_tax", "wrapping_cost_inc_tax", "wrapping_cost_tax", inclusive)
     prefix = {"SHIPPING": "shipping_cost", "HANDLING": "handling_cost", "GIFT_WRAPPING": "wrapping_cost"}[kind]
     return _ex_tax(order, order.record, f"{prefix}_ex_tax", f"{prefix}_inc_tax", f"{prefix}_tax", inclusive)
+
+
+def _order_fee(item: _Reader, order: Mapping[str, Any] | None) -> Decimal:
+    """A FEE refunded without an amount: the fee's ex-tax cost on the order (``item_id`` = the fee id).
+
+    The refund request documents ``item_id`` of a FEE as the fee's id, the refund response as the
+    order's id; the latter names the fee only when the order has exactly one.
+    """
+    if order is None:
+        raise item.fail("FEE refunded without an amount and without the order to value it")
+    if not isinstance(order.get("fees"), list):
+        raise item.fail("FEE refunded without an amount and the order was read without its fees (include=fees)")
+    fees = {fee.fee_id: fee for fee, _ in _fees(order)}
+    fee_id = str(item.integer("item_id"))
+    fee = fees.get(fee_id)
+    if fee is None and fee_id == str(order.get("id")) and len(fees) == 1:
+        fee = next(iter(fees.values()))
+    if fee is None:
+        raise item.fail(f"refunded fee {fee_id} not found among the order's fees {sorted(fees)}; cannot value it")
+    return fee.amount
 
 
 def _refund_payment(raw: Mapping[str, Any], refund_id: object) -> RefundPayment:
