@@ -118,7 +118,7 @@ class Scenario:
 
     def runtime(self) -> Runtime:
         rt = Runtime(config=self.config, store=self.store, run_id=f"run{self.runs}")
-        rt.__dict__.update(storefront=self.shop, erp=self.ledger, mapping=self.mapping)
+        rt.__dict__.update(storefront=self.shop, erp=self.ledger)  # the mapping comes from the runtime, as shipped
         return rt
 
     # -- the store's events ----------------------------------------------------------------

@@ -8,6 +8,7 @@ same few (role, sku, category...) combinations hundreds of thousands of times.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Mapping as AbstractMapping
@@ -218,6 +219,15 @@ class Mapping:
         self.header_dims: Dims = tuple(sorted(header.items()))
         self.roles = roles
         self._cache: dict[tuple[str | None, ...], Dims] = {}
+
+    def in_timezone(self, timezone: str) -> Mapping:
+        """The same mapping with posting days in ``timezone`` (the store's, from its connection)."""
+        if timezone == self.timezone:
+            return self
+        other = copy.copy(self)
+        other.timezone, other.zone = timezone, ZoneInfo(timezone)
+        other._cache = {}
+        return other
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod

@@ -98,7 +98,10 @@ class Runtime:
 
     @functools.cached_property
     def mapping(self) -> Mapping:
-        return Mapping.load(self.config.mapping_path)
+        """The pair's mapping, its posting days in the store's zone when the connection names one."""
+        mapping = Mapping.load(self.config.mapping_path)
+        zone = self.storefront.store_timezone(self.config.storefront.conn_id)
+        return mapping.in_timezone(zone) if zone else mapping
 
     @functools.cached_property
     def storefront(self) -> StorefrontAdapter:

@@ -60,6 +60,10 @@ class BigCommerceAdapter:
     def store_id(self, conn_id: str) -> str:
         return self._settings.get(conn_id).store_hash
 
+    def store_timezone(self, conn_id: str) -> str | None:
+        """The connection's "Store timezone"; None leaves the mapping's zone in force."""
+        return self._settings.get(conn_id).timezone
+
     # -- extraction ----------------------------------------------------------------------------
     def _with_transactions(self, hook: BigCommerceHook, orders: list[dict[str, Any]]) -> list[RawRecord]:
         wanted = [o["id"] for o in orders if normalise.needs_transactions(o)]

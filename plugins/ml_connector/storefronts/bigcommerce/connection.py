@@ -62,8 +62,9 @@ CONNECTION_TYPE: dict[str, Any] = {
         },
         "timezone": {
             "label": "Store timezone",
-            "description": "IANA name (e.g. America/Chicago): posting dates are days in this zone",
-            "schema": {"type": "string", "default": "UTC"},
+            "description": "IANA name (e.g. America/Chicago): posting days are days in this zone."
+            " Empty = the mapping's timezone",
+            "schema": {"type": ["string", "null"]},
         },
     },
 }

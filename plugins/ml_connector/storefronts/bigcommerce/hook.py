@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from airflow.sdk import BaseHook
@@ -47,6 +48,17 @@ SKU_FILTER_BATCH = 50
 T = TypeVar("T")
 
 
+def _zone(where: str, value: object) -> str | None:
+    """The connection's store time zone, checked now so a typo fails with the key that holds it."""
+    if value in (None, ""):
+        return None
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise errors.ConfigError(where, "extra.timezone", "an IANA time zone such as America/Chicago", value) from None
+    return str(value)
+
+
 @dataclass(frozen=True)
 class BigCommerceSettings:
     """Everything a hook needs from its connection; secrets are kept out of ``repr``."""
@@ -63,7 +75,8 @@ class BigCommerceSettings:
     tax_detail: bool = True
     verify: bool | str = True
     concurrency: int = 4
-    timezone: str = "UTC"
+    # The store's IANA time zone: posting days are calendar days there. None = the mapping's.
+    timezone: str | None = None
     connection_id: str | None = None
 
     @property
@@ -159,7 +172,7 @@ class BigCommerceHook(BaseHook):
         retry: RetryPolicy | None = None,
         timeout: float | tuple[float, float] = (5, 60),
         verify: bool | str = True,
-        timezone: str = "UTC",
+        timezone: str | None = None,
         webhook_header_secret: str | None = None,
         accept_bc_signature: bool = False,
     ) -> BigCommerceHook:
@@ -201,7 +214,7 @@ class BigCommerceHook(BaseHook):
             tax_detail=bool(extra.get("tax_detail", True)),
             verify=extra.get("ca_bundle") or True,
             concurrency=max(1, concurrency),
-            timezone=extra.get("timezone") or "UTC",
+            timezone=_zone(where, extra.get("timezone")),
             connection_id=self.bigcommerce_conn_id,
         )
 
