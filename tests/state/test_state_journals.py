@@ -38,18 +38,29 @@ def test_saving_the_same_journal_again_is_a_no_op(store: StateStore, journal_fac
     assert again.ids == first.ids
 
 
-def test_changed_unposted_journal_is_replaced_and_made_ready(
+def test_changed_draft_is_replaced_and_made_ready(
     store: StateStore, journal_factory: MakeJournal
 ) -> None:
     saved = store.save_journals(PAIR, [journal_factory("K1", "10.00")])
-    (claimed,) = store.claim_journals(PAIR, limit=1, worker="w1")
-    store.finish_posting(claimed.id, status="failed", error="ERP timeout")
     result = store.save_journals(PAIR, [journal_factory("K1", "15.00", order_ids=("100", "200"))])
     assert result.replaced == ("K1",) and result.ids["K1"] == saved.ids["K1"]
     stored = store.stored_journal("K1", PAIR)
     assert (stored.status, stored.last_error) == ("ready", None)
     assert [ln.amount for ln in stored.journal.lines] == [Decimal("15.00"), Decimal("-15.00")]
     assert [s.id for s in stored.journal.sources] == ["100", "200"]
+
+
+def test_changed_journal_that_was_attempted_is_a_conflict_never_rewritten(
+    store: StateStore, journal_factory: MakeJournal
+) -> None:
+    """A failed attempt may have reached the ERP (lost answer): its content, key and date are fixed."""
+    store.save_journals(PAIR, [journal_factory("K1", "10.00")])
+    (claimed,) = store.claim_journals(PAIR, limit=1, worker="w1")
+    store.finish_posting(claimed.id, status="failed", error="ERP timeout")
+    result = store.save_journals(PAIR, [journal_factory("K1", "15.00")])
+    assert [c.key for c in result.conflicts] == ["K1"] and not result.replaced
+    stored = store.stored_journal("K1", PAIR)
+    assert stored.status == "failed" and stored.journal.lines[0].amount == Decimal("10.00")
 
 
 def test_changed_posted_journal_is_reported_as_conflict_and_left_alone(
