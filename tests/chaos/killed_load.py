@@ -29,9 +29,9 @@ def die_after_accepted_creates(rt: Runtime, kill_after: int) -> None:
     lock = threading.Lock()
     accepted = 0
 
-    def post_then_die(hook: Any, journal: Any, *, lookup_first: bool) -> Any:
+    def post_then_die(hook: Any, journal: Any, **kwargs: Any) -> Any:
         nonlocal accepted
-        outcome = real_post(hook, journal, lookup_first=lookup_first)
+        outcome = real_post(hook, journal, **kwargs)
         with lock:
             accepted += outcome.status == "posted"
             if accepted >= kill_after:

@@ -156,9 +156,8 @@ class Scenario:
         return row.status, row.reason
 
     def journal_statuses(self) -> dict[str, str]:
-        from sqlalchemy import select
-
         from ml_connector.state.schema import journals
+        from sqlalchemy import select
 
         with self.store.engine.connect() as conn:
             return {r.key: r.status for r in conn.execute(select(journals.c.key, journals.c.status))}

@@ -67,8 +67,8 @@ def test_killed_after_erp_accepted_is_not_posted_twice(airflow_db, sandbox: Sand
     real_post = rt.erp.post_journal
     calls = {"n": 0}
 
-    def post_then_die(hook, journal, *, lookup_first):
-        outcome = real_post(hook, journal, lookup_first=lookup_first)
+    def post_then_die(hook, journal, **kwargs):
+        outcome = real_post(hook, journal, **kwargs)
         calls["n"] += 1
         if calls["n"] == 3:
             raise _Killed()

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, insert, or_, select, update
 
-from ml_connector.state._base import StoreBase, check_statuses
+from ml_connector.state._base import IN_CHUNK, StoreBase, check_statuses, chunked
 from ml_connector.state.journals import load_stored
 from ml_connector.state.rows import ClaimedJournal, JournalNotFound, LeaseLost, PostingRow
 from ml_connector.state.schema import POSTING_STATUSES, journals, postings
@@ -45,11 +45,14 @@ class ClaimStore(StoreBase):
         lease_seconds: float = 600,
         keys: Collection[str] | None = None,
         statuses: Collection[str] = ("ready", "failed"),
+        after_id: int = 0,
     ) -> list[ClaimedJournal]:
         """Atomically take up to ``limit`` journals for ``worker``; no two workers get the same one.
 
         Eligible: ``statuses`` (``failed`` included so "clear and re-run" retries them) plus any
-        ``claimed`` journal whose lease expired. ``attempts`` counts claims.
+        ``claimed`` journal whose lease expired, in id order from ``after_id`` (exclusive): a
+        caller that passes its last claimed id never gets a journal twice in one sweep, even one
+        that went back to an eligible status meanwhile. ``attempts`` counts claims.
         PostgreSQL: ``FOR UPDATE SKIP LOCKED`` so workers never wait on each other.
         SQLite: one UPDATE inside ``BEGIN IMMEDIATE`` (writers are serialised by the database).
         """
@@ -60,6 +63,7 @@ class ClaimStore(StoreBase):
         token = uuid.uuid4().hex
         eligible = and_(
             _j.c.pair == pair,
+            _j.c.id > after_id,
             or_(
                 _j.c.status.in_(list(statuses)),
                 and_(_j.c.status == "claimed", _j.c.lease_expires_at < now),
@@ -97,14 +101,40 @@ class ClaimStore(StoreBase):
     def release_claims(self, pair: str, worker: str | None) -> int:
         """Hand back what ``worker`` still holds (graceful shutdown); returns how many.
 
+        A released journal is ``posted`` again if the ERP ever accepted it (a replay that was
+        claimed but never sent must not look unposted), ``ready`` otherwise.
         ``worker=None`` releases every claim of the pair: only for a caller that knows no other
         worker of the pair is running (e.g. the single load task of a pair after a crash).
         """
         where = and_(_j.c.pair == pair, _j.c.status == "claimed")
         if worker is not None:
             where = and_(where, _j.c.claimed_by == worker)
-        statement = update(_j).where(where).values(**_no_claim(), status="ready", updated_at=self.now())
+        status = case((_j.c.posted_at.is_not(None), "posted"), else_="ready")
+        statement = update(_j).where(where).values(**_no_claim(), status=status, updated_at=self.now())
         return self._in_write(lambda conn: conn.execute(statement).rowcount)
+
+    def fix_document_ids(self, proposed: Mapping[int, str]) -> dict[int, str]:
+        """Store each journal's ERP document id unless one is stored already; return the stored ids.
+
+        DESIGN §5: the key is fixed at the first attempt and every retry or replay reuses it, so
+        a later change of what the key is derived from (a connection's prefix) cannot post twice.
+        The first id stored wins; ``proposed`` maps journal id -> the id computed now.
+        """
+        fill = (
+            update(_j)
+            .where(_j.c.id == bindparam("journal_id"), _j.c.erp_document_id.is_(None))
+            .values(erp_document_id=bindparam("document_id"))
+        )
+
+        def work(conn: Connection) -> dict[int, str]:
+            stored: dict[int, str] = {}
+            for chunk in chunked(sorted(proposed), IN_CHUNK):
+                conn.execute(fill, [{"journal_id": i, "document_id": proposed[i]} for i in chunk])
+                query = select(_j.c.id, _j.c.erp_document_id).where(_j.c.id.in_(chunk))
+                stored.update((row.id, row.erp_document_id) for row in conn.execute(query))
+            return stored
+
+        return self._in_write(work) if proposed else {}
 
     def finish_posting(
         self,

@@ -38,8 +38,12 @@ class PeopleSoftAdapter:
         """What a dry run checks: the CI buffer builds (lengths, required fields, decimals)."""
         journal_to_ci(journal, journal_id=self.document_id(hook, journal))
 
-    def post_journal(self, hook: PeopleSoftHook, journal: Journal, *, lookup_first: bool) -> PostOutcome:
-        result = poster.post_journal(hook, journal, prefix=self._prefix(hook), lookup_first=lookup_first)
+    def post_journal(
+        self, hook: PeopleSoftHook, journal: Journal, *, lookup_first: bool, document_id: str | None = None
+    ) -> PostOutcome:
+        result = poster.post_journal(
+            hook, journal, prefix=self._prefix(hook), lookup_first=lookup_first, journal_id=document_id
+        )
         return PostOutcome(result.status, result.journal_id, result.detail)
 
     def upsert_customer(self, hook: PeopleSoftHook, customer: Customer | None) -> CustomerOutcome:

@@ -119,13 +119,17 @@ def _compare(buffer: dict[str, Any], stored: dict[str, Any], journal_id: str, *,
 
 
 def post_journal(hook: CIHook, journal: Journal, *, prefix: str = "EC", lookup_first: bool = True,
-                 policy: RetryPolicy = CREATE_RETRY, sleep: Callable[[float], None] = time.sleep) -> PostResult:
+                 journal_id: str | None = None, policy: RetryPolicy = CREATE_RETRY,
+                 sleep: Callable[[float], None] = time.sleep) -> PostResult:
     """Post ``journal`` exactly once under its deterministic JOURNAL_ID.
 
+    ``journal_id`` is the id stored at the first attempt: retries and replays pass it, so the key
+    does not move when ``prefix`` (a connection setting) changes between attempts. Without it the
+    id is derived from the journal and ``prefix``.
     ``lookup_first=False`` skips the initial Get for a journal never attempted before (the load step
     passes ``attempts > 1``): the duplicate-key fault still protects, and one round trip is saved.
     """
-    journal_id = journal_id_for(journal, prefix)
+    journal_id = journal_id or journal_id_for(journal, prefix)
     buffer = journal_to_ci(journal, journal_id=journal_id)
     keys = _journal_keys(buffer)
     service = hook.journal_service
