@@ -166,23 +166,58 @@ def _alembic_config(conn: Connection) -> Config:
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Upgrade the schema to head. Idempotent and cheap, so every task may call it first.
+@contextmanager
+def _sqlite_foreign_keys_paused(conn: Connection) -> Iterator[None]:
+    """Foreign keys off for the life of a migration on SQLite, back on afterwards.
+
+    SQLite alters a table by copying it and dropping the original (Alembic's batch mode); with
+    foreign keys on, that drop cascade-deletes the children (every record's versions). The pragma
+    is a no-op inside a transaction, so it goes straight to the driver before BEGIN.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    """After a SQLite migration ran with foreign keys off: nothing may point nowhere."""
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"state migration left rows pointing nowhere (rolled back): {broken[:10]}")
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` (head). Idempotent and cheap, so every task may call it first.
 
     Concurrent first runs are serialised: by a transaction-scoped advisory lock on PostgreSQL,
     by the IMMEDIATE write lock on SQLite (whose DDL is transactional).
     """
-    with write_transaction(engine) as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        command.upgrade(_alembic_config(conn), "head")
+    with _writer_lock(engine), engine.connect() as conn, _sqlite_foreign_keys_paused(conn):
+        conn.execution_options(write=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            before = _revision(conn)
+            command.upgrade(_alembic_config(conn), revision)
+            if conn.dialect.name == "sqlite" and _revision(conn) != before:
+                _check_foreign_keys(conn)
 
 
-def current_revision(engine: Engine) -> str | None:
-    """The schema revision the database is at (None when never migrated)."""
+def _revision(conn: Connection) -> str | None:
     from alembic.migration import MigrationContext
 
     from ml_connector.state.schema import VERSION_TABLE
 
+    return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None when never migrated)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+        return _revision(conn)
