@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from bench.common import ROOT, bench_main, free_port, processes, start_simulator
-from bench.stack import PAIR, airflow_env, init_airflow, load_combinations
+from bench.stack import PAIR, STORE_HASH, airflow_env, init_airflow, load_combinations
 
 SINCE = "2000-01-01T00:00:00+00:00"
 
@@ -80,7 +80,7 @@ def run(orders: int = 10_000, bc_latency_ms: int = 0, ps_latency_ms: int = 0, ke
     from ml_connector.state.db import get_engine
     from ml_connector.state.store import StateStore
 
-    summary = StateStore(get_engine(env["ML_CONNECTOR_STATE_URL"])).pair_summary(PAIR, "bigcommerce")
+    summary = StateStore(get_engine(env["ML_CONNECTOR_STATE_URL"])).pair_summary(PAIR, "bigcommerce", store=STORE_HASH)
     journal_ids = [(j["BUSINESS_UNIT"], j["JOURNAL_ID"]) for j in journals]
     result = {
         "backfill_orders_per_min": round(seeded / to_posted_s * 60, 1) if to_posted_s else None,

@@ -25,13 +25,14 @@ BC_CLIENT_SECRET = "bc-sandbox-secret"  # the simulator's default client secret 
 WEBHOOK_HEADER_NAME = "X-ML-Connector-Secret"
 WEBHOOK_HEADER_SECRET = "bench-webhook-header-secret"  # sandbox only
 POOLS = {"bigcommerce_api": 4, "peoplesoft_api": 4}
+STORE_HASH = "sandbox1"  # the simulator's default store; state keeps records per store
 
 
 def connection_env(bc_url: str, ps_url: str) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` for both simulators (credentials are the simulators' sandbox defaults)."""
     bigcommerce = {
         "conn_type": "bigcommerce", "login": "bc-sandbox-client", "password": "bc-sandbox-token",
-        "extra": {"store_hash": "sandbox1", "client_secret": BC_CLIENT_SECRET, "api_base_url": bc_url,
+        "extra": {"store_hash": STORE_HASH, "client_secret": BC_CLIENT_SECRET, "api_base_url": bc_url,
                   "webhook_header_secret": WEBHOOK_HEADER_SECRET, "concurrency": 4},
     }
     peoplesoft = {

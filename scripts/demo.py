@@ -29,6 +29,7 @@ from sandbox.processes import free_port, processes, wait_http
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / ".demo"
 PAIR = "bigcommerce_to_peoplesoft"
+STORE_HASH = "sandbox1"  # the simulator's default store; state keeps records per store
 PY = sys.executable
 BC_SECRET = "bc-sandbox-secret"  # the simulator's default client secret (sandbox only)
 WEBHOOK_HEADER_SECRET = "demo-webhook-header-secret"  # sandbox only
@@ -59,7 +60,7 @@ def airflow_env(bc_url: str, ps_url: str, api_port: int) -> dict[str, str]:
                     "login": "bc-sandbox-client",
                     "password": "bc-sandbox-token",
                     "extra": {
-                        "store_hash": "sandbox1",
+                        "store_hash": STORE_HASH,
                         "client_secret": BC_SECRET,
                         "api_base_url": bc_url,
                         "webhook_header_secret": WEBHOOK_HEADER_SECRET,
@@ -194,7 +195,7 @@ def wait_inbox(expected: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     count = 0
     while time.monotonic() < deadline:
-        count = len(list(store.pending_webhook_events("bigcommerce", "bigcommerce_default")))
+        count = len(list(store.pending_webhook_events(PAIR, "bigcommerce", "bigcommerce_default")))
         if count >= expected:
             break
         time.sleep(0.5)
@@ -215,7 +216,7 @@ def summary(env: dict[str, str], ps_url: str) -> tuple[str, str]:
     from ml_connector.state.store import StateStore
 
     store = StateStore(get_engine(state_url("ml_connector_state")))
-    stats = store.pair_summary(PAIR, "bigcommerce")
+    stats = store.pair_summary(PAIR, "bigcommerce", store=STORE_HASH)
     latest = json.loads((DEMO / "reports" / f"latest_{PAIR}.json").read_text())
     in_erp = requests.get(f"{ps_url}/_sandbox/journals", timeout=30).json()["count"]
     say(f"state: {stats}; PeopleSoft holds {in_erp} journals")

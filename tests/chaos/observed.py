@@ -79,10 +79,12 @@ class RecordState:
         return self.status in HELD_STATUSES and bool(self.reason)
 
 
-def record_states(store: StateStore, system: str = "bigcommerce") -> dict[DocumentId, RecordState]:
-    """Status and reason of every order (as its sale) and every refund the connector keeps."""
+def record_states(
+    store: StateStore, *, pair: str, store_id: str, system: str = "bigcommerce"
+) -> dict[DocumentId, RecordState]:
+    """The pair's status and reason of every order (as its sale) and every refund the connector keeps."""
     out: dict[DocumentId, RecordState] = {}
     for obj, kind in (("order", "sale"), ("refund", "refund")):
-        for row in store.records(system, obj):
-            out[(kind, row.source_id)] = RecordState(row.status, row.reason)
+        for row in store.records(system, obj, store=store_id, pair=pair):
+            out[(kind, row.source_id)] = RecordState(row.status or "new", row.reason)
     return out

@@ -110,8 +110,8 @@ def assert_exactly_once(chaos: ChaosSandbox, ledger: ExpectedLedger) -> None:
     assert not base, "trial balance (USD) differs:\n" + "\n".join(base[:30])
 
 
-def assert_nothing_dropped(store: StateStore, ledger: ExpectedLedger) -> None:
-    states = record_states(store)
+def assert_nothing_dropped(store: StateStore, ledger: ExpectedLedger, store_id: str) -> None:
+    states = record_states(store, pair=PAIR, store_id=store_id)
     not_recorded = sorted(doc for doc in (*ledger.posted, *ledger.parked) if doc not in states)
     assert not not_recorded, f"documents the connector never recorded: {not_recorded[:20]}"
     posted_not_processed = sorted((doc, states[doc]) for doc in ledger.posted if states[doc].status != "processed")
@@ -166,7 +166,7 @@ def assert_chaos_happened(chaos: ChaosSandbox, sender: WebhookSender, store: Sta
     assert all(status == 200 for _, status, _ in sender.answers), sender.answers
     flags = sender.duplicate_flags()
     assert flags and all(f == [False, True] for f in flags.values()), f"retried deliveries not deduplicated: {flags}"
-    assert store.pending_webhook_events("bigcommerce", "bigcommerce_default") == [], "webhook inbox not drained"
+    assert store.pending_webhook_events(PAIR, "bigcommerce", "bigcommerce_default") == [], "webhook inbox not drained"
 
 
 def test_chaos_every_document_posted_exactly_once(
@@ -198,7 +198,7 @@ def test_chaos_every_document_posted_exactly_once(
     ledger = expected_ledger(chaos.bc.store, config.mapping_path)
     assert len(ledger.posted) > ORDERS * 3 // 4 and ledger.parked, "the scenario must post thousands and park some"
     assert_exactly_once(chaos, ledger)
-    assert_nothing_dropped(store, ledger)
+    assert_nothing_dropped(store, ledger, chaos.bc.store_hash)
     emails = sorted(c["EMAILID"] for c in chaos.ps.customers if c.get("EMAILID"))
     assert emails == sorted(c.email for c in chaos.bc.store.customers.values()), "customers missing or duplicated"
 

@@ -28,6 +28,7 @@ from ml_connector.tasks.runtime import Params, Runtime
 from ml_connector.tasks.transform import run_transform
 
 PAIR = "bigcommerce_to_peoplesoft"
+STORE = "store1"
 
 
 class HandStore:
@@ -40,7 +41,7 @@ class HandStore:
         self.refunds: dict[str, Refund] = {}
 
     def store_id(self, conn_id: str) -> str:
-        return "store1"
+        return STORE
 
     def store_timezone(self, conn_id: str) -> str | None:
         return None
@@ -126,7 +127,7 @@ class Scenario:
         versions = self.shop.orders[order.order_id]
         versions.append(order)
         payload = {"id": order.order_id, "v": len(versions) - 1}
-        self.store.upsert_records("bigcommerce", "order", [(order.order_id, payload, order.updated_at)])
+        self.store.upsert_records("bigcommerce", "order", [(order.order_id, payload, order.updated_at)], store=STORE)
         return order
 
     def change(self, order_id: str, at: dt.datetime, **changes: Any) -> Order:
@@ -136,7 +137,7 @@ class Scenario:
     def put_refund(self, refund: Refund) -> Refund:
         self.shop.refunds[refund.refund_id] = refund
         payload = {"id": refund.refund_id, "order_id": refund.order_id}
-        self.store.upsert_records("bigcommerce", "refund", [(refund.refund_id, payload, refund.created_at)])
+        self.store.upsert_records("bigcommerce", "refund", [(refund.refund_id, payload, refund.created_at)], store=STORE)
         return refund
 
     # -- the pipeline ----------------------------------------------------------------------
@@ -152,7 +153,7 @@ class Scenario:
         return run_transform(self.runtime(), Params(**params))
 
     def status(self, obj: str, source_id: str) -> tuple[str, str | None]:
-        row = next(iter(self.store.records("bigcommerce", obj, source_ids={source_id})))
+        row = next(iter(self.store.records("bigcommerce", obj, source_ids={source_id}, store=STORE, pair=PAIR)))
         return row.status, row.reason
 
     def journal_statuses(self) -> dict[str, str]:

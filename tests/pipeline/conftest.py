@@ -19,6 +19,7 @@ from sandbox.peoplesoft.server import PeopleSoftSim
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIR = "bigcommerce_to_peoplesoft"
+STORE_HASH = "sandbox1"  # the simulator's store: state keeps records per store
 BC_SECRET = "bc-sandbox-secret"
 HEADER_SECRET = "test-header-secret"
 
@@ -64,7 +65,7 @@ def connection_env(bc_url: str, ps_url: str) -> dict[str, str]:
                 "login": "bc-sandbox-client",
                 "password": "bc-sandbox-token",
                 "extra": {
-                    "store_hash": "sandbox1",
+                    "store_hash": STORE_HASH,
                     "client_secret": BC_SECRET,
                     "api_base_url": bc_url,
                     "webhook_header_secret": HEADER_SECRET,

@@ -17,7 +17,7 @@ from ml_connector.config import pipeline
 from ml_connector.state.db import get_engine
 from ml_connector.state.store import StateStore
 
-from tests.pipeline.conftest import PAIR, ROOT, Sandbox
+from tests.pipeline.conftest import PAIR, ROOT, STORE_HASH, Sandbox
 
 SINCE = {"since": "2026-07-01T00:00:00+00:00"}
 PAID = {2, 3, 8, 9, 10, 11, 4, 14}
@@ -57,7 +57,8 @@ def test_dag_posts_every_settled_order_and_refund_exactly_once(airflow_db, sandb
     first = len(sandbox.ps_journals())
     orders, refunds = expected_postings(sandbox)
     store = StateStore(get_engine(state_url))
-    parked = {(r.source_id, r.status) for obj in ("order", "refund") for r in store.parked_records("bigcommerce", obj)}
+    parked = {(r.source_id, r.status) for obj in ("order", "refund")
+              for r in store.parked_records(PAIR, "bigcommerce", obj, store=STORE_HASH)}
     assert first == len(orders) + len(refunds) - len(parked), parked
     for journal in sandbox.ps_journals():
         debits = sum(Decimal(ln["MONETARY_AMOUNT"]) for ln in journal["JRNL_LN"] if Decimal(ln["MONETARY_AMOUNT"]) > 0)

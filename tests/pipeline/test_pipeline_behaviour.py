@@ -27,7 +27,7 @@ from ml_connector.tasks.load import run_load
 from ml_connector.tasks.runtime import Params, Runtime
 from ml_connector.tasks.transform import run_transform
 
-from tests.pipeline.conftest import PAIR, ROOT, Sandbox
+from tests.pipeline.conftest import PAIR, ROOT, STORE_HASH, Sandbox
 from tests.pipeline.test_dag_e2e import posted_refs, run
 
 pytestmark = pytest.mark.slow
@@ -96,7 +96,7 @@ def test_unmapped_sku_is_parked_then_posted_once_mapping_is_fixed(airflow_db, sa
     mapping_file.write_text(original.replace('      KT-: {ACCOUNT: "400500", PRODUCT: "KITCHN"}\n', ""))
     dr, states = run()
     assert dr.state == "success", states
-    parked = [r for r in sqlite_state.parked_records("bigcommerce", "order") if r.status == "needs_mapping"]
+    parked = [r for r in sqlite_state.parked_records(PAIR, "bigcommerce", "order", store=STORE_HASH) if r.status == "needs_mapping"]
     assert parked, "the seeded store sells KT- items: some orders must wait for a mapping"
     for record in parked:
         assert "no revenue mapping for SKU 'KT-" in record.reason
@@ -110,25 +110,25 @@ def test_unmapped_sku_is_parked_then_posted_once_mapping_is_fixed(airflow_db, sa
     assert dr.state == "success", states
     refs = posted_refs(sandbox)
     assert all(refs.get(r.source_id) == 1 for r in parked)
-    assert not [r for r in sqlite_state.parked_records("bigcommerce", "order") if r.status == "needs_mapping"]
+    assert not [r for r in sqlite_state.parked_records(PAIR, "bigcommerce", "order", store=STORE_HASH) if r.status == "needs_mapping"]
 
 
 def test_refund_above_captured_is_parked_for_review(airflow_db, sandbox: Sandbox, sqlite_state: StateStore):
     dr, _ = run()
     assert dr.state == "success"
-    refund = next(r for r in sqlite_state.records("bigcommerce", "refund"))
+    refund = next(r for r in sqlite_state.records("bigcommerce", "refund", store=STORE_HASH))
     inflated = json.loads(json.dumps(refund.payload, default=str))
     inflated["id"] = 990001
     inflated["total_amount"] = "99999.00"
     for payment in inflated.get("payments") or []:
         payment["amount"] = "99999.00"
     inflated["items"] = [{"item_type": "ORDER", "item_id": inflated["order_id"], "requested_amount": "99999.00"}]
-    sqlite_state.upsert_records("bigcommerce", "refund", [("990001", inflated, None)])
+    sqlite_state.upsert_records("bigcommerce", "refund", [("990001", inflated, None)], store=STORE_HASH)
     before = len(sandbox.ps_journals())
     rt = Runtime.open(pipeline(PAIR))
     run_transform(rt, Params())
     run_load(rt, Params(), worker="w")
-    row = next(sqlite_state.records("bigcommerce", "refund", source_ids=["990001"]))
+    row = next(sqlite_state.records("bigcommerce", "refund", source_ids=["990001"], store=STORE_HASH, pair=PAIR))
     assert row.status == "needs_review", row
     assert "exceeds captured" in (row.reason or "")
     assert len(sandbox.ps_journals()) == before
@@ -139,7 +139,8 @@ def test_replay_reposts_idempotently_and_links_to_the_original(airflow_db, sandb
     dr, _ = run()
     assert dr.state == "success"
     before = len(sandbox.ps_journals())
-    order_id = next(r.source_id for r in sqlite_state.records("bigcommerce", "order", statuses=["processed"]))
+    processed = sqlite_state.records("bigcommerce", "order", statuses=["processed"], store=STORE_HASH, pair=PAIR)
+    order_id = next(r.source_id for r in processed)
     key = journal_key(PAIR, "order", order_id, "sale")
     dr, states = run({"order_ids": [order_id]})
     assert dr.state == "success", states

@@ -76,21 +76,46 @@ class TestInbox:
         assert _event(store, "d-1") is True
         assert _event(store, "d-1") is False
         assert _event(store, "d-1", conn_id="shopify_eu") is True  # another store: its own namespace
-        pending = store.pending_webhook_events("shopify", "shopify_default")
-        assert [(e.delivery_id, e.object_id, e.payload, e.status) for e in pending] == [
-            ("d-1", "1001", {"id": 1001}, "pending")
-        ]
+        pending = store.pending_webhook_events(PAIR, "shopify", "shopify_default")
+        assert [(e.delivery_id, e.object_id, e.payload) for e in pending] == [("d-1", "1001", {"id": 1001})]
 
     def test_pending_events_are_oldest_first_and_marking_removes_them(self, store: StateStore) -> None:
         for n in range(5):
             _event(store, f"d-{n}", object_id=str(100 + n))
-        first_two = store.pending_webhook_events("shopify", "shopify_default", limit=2)
+        first_two = store.pending_webhook_events(PAIR, "shopify", "shopify_default", limit=2)
         assert [e.delivery_id for e in first_two] == ["d-0", "d-1"]
-        assert store.mark_webhook_events([e.id for e in first_two], "processed") == 2
-        left = store.pending_webhook_events("shopify", "shopify_default")
+        assert store.mark_webhook_events(PAIR, [e.id for e in first_two], "processed") == 2
+        left = store.pending_webhook_events(PAIR, "shopify", "shopify_default")
         assert [e.delivery_id for e in left] == ["d-2", "d-3", "d-4"]
         with pytest.raises(ValueError, match="unknown status"):
-            store.mark_webhook_events([left[0].id], "done")
+            store.mark_webhook_events(PAIR, [left[0].id], "done")
+
+    def test_each_pair_drains_every_event_once(self, store: StateStore) -> None:
+        """Two pairs on one storefront connection: the receiver writes each event once, both read it."""
+        for n in range(4):
+            _event(store, f"d-{n}", object_id=str(100 + n))
+        other = "shopify_to_fusion"
+        mine = store.pending_webhook_events(PAIR, "shopify", "shopify_default")
+        assert store.mark_webhook_events(PAIR, [e.id for e in mine[:3]], "processed") == 3
+        assert store.mark_webhook_events(PAIR, [mine[3].id], "ignored") == 1
+        assert store.pending_webhook_events(PAIR, "shopify", "shopify_default") == []
+        theirs = store.pending_webhook_events(other, "shopify", "shopify_default")
+        assert [e.delivery_id for e in theirs] == ["d-0", "d-1", "d-2", "d-3"], "the other pair still gets every event"
+        store.mark_webhook_events(other, [e.id for e in theirs], "processed")
+        assert store.pending_webhook_events(other, "shopify", "shopify_default") == []
+        _event(store, "d-4")
+        for pair in (PAIR, other):
+            assert [e.delivery_id for e in store.pending_webhook_events(pair, "shopify", "shopify_default")] == ["d-4"]
+
+    def test_pending_hands_events_back_to_one_pair_only(self, store: StateStore) -> None:
+        _event(store, "d-0")
+        (event,) = store.pending_webhook_events(PAIR, "shopify", "shopify_default")
+        for pair in (PAIR, "shopify_to_fusion"):
+            store.mark_webhook_events(pair, [event.id], "processed")
+        assert store.mark_webhook_events(PAIR, [event.id], "pending") == 1
+        assert [e.id for e in store.pending_webhook_events(PAIR, "shopify", "shopify_default")] == [event.id]
+        assert store.pending_webhook_events("shopify_to_fusion", "shopify", "shopify_default") == []
+        assert store.mark_webhook_events(PAIR, [event.id + 1000], "processed") == 0, "an unknown event is not recorded"
 
     def test_concurrent_duplicate_deliveries_get_in_once(
         self, store: StateStore, second_engine: Engine
@@ -115,7 +140,7 @@ class TestInbox:
             t.join(timeout=60)
         assert errors == []
         assert outcomes.count(True) == 15 and outcomes.count(False) == 45
-        assert len(store.pending_webhook_events("shopify", "shopify_default")) == 15
+        assert len(store.pending_webhook_events(PAIR, "shopify", "shopify_default")) == 15
 
 
 class TestCustomerSync:

@@ -14,6 +14,7 @@ from ml_connector.state.schema import VERSION_TABLE, metadata
 from sqlalchemy import Engine, inspect, text
 
 EXPECTED_TABLES = {t.name for t in metadata.sorted_tables}
+HEAD = "0002"
 
 
 class TestStateUrl:
@@ -96,10 +97,10 @@ def test_migrations_apply_from_empty_and_are_idempotent(db_url: str) -> None:
     assert not EXPECTED_TABLES & _table_names(engine)
     migrate(engine)
     assert EXPECTED_TABLES | {VERSION_TABLE} <= _table_names(engine)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD
     migrate(engine)  # every task calls it: must be a no-op the second time
     migrate(engine)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD
     with engine.connect() as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar() == 1
 
@@ -135,4 +136,4 @@ def test_concurrent_first_time_migrations_do_not_collide(db_url: str) -> None:
     for e in engines:
         e.dispose()
     assert errors == []
-    assert current_revision(get_engine(db_url)) == "0001"
+    assert current_revision(get_engine(db_url)) == HEAD

@@ -21,6 +21,7 @@ from ml_connector.webhooks.app import Inbox, Waker, create_app
 from sandbox.bigcommerce.webhooks import sign
 
 CONN_ID = "bigcommerce_default"
+PAIR = "bigcommerce_to_peoplesoft"  # the pipeline reading CONN_ID: what it has yet to drain is what was queued
 STORE_HASH = "wh5store"
 CLIENT_SECRET = "client-secret-for-webhook-tests"  # noqa: S105 - test fixture
 HEADER_SECRET = "header-secret-for-webhook-tests"  # noqa: S105 - test fixture
@@ -97,7 +98,7 @@ class Receiver:
         return self.client.post(url, content=body, headers=headers)
 
     def inbox(self) -> list[Any]:
-        return open_store(self.state_url).pending_webhook_events("bigcommerce", CONN_ID)
+        return open_store(self.state_url).pending_webhook_events(PAIR, "bigcommerce", CONN_ID)
 
     def wakes(self) -> list[tuple[str, dict[str, Any]]]:
         """Asset events emitted so far, after the waker has handed over everything it was asked for."""

@@ -22,7 +22,7 @@ from ml_connector.state.store import open_store
 from sqlalchemy import create_engine, text
 
 from tests.conftest import ROOT
-from tests.webhooks.conftest import ASSET_URI, CONN_ID, connection_json, encode, payload, signed_headers
+from tests.webhooks.conftest import ASSET_URI, CONN_ID, PAIR, connection_json, encode, payload, signed_headers
 
 STARTUP_TIMEOUT_S = 60
 AIRFLOW = [sys.executable, "-m", "airflow"]
@@ -150,7 +150,7 @@ def test_api_server_serves_the_receiver_end_to_end(api_server: str, airflow_env:
 
     state_url = airflow_env["ML_CONNECTOR_STATE_URL"]
     try:
-        inbox = open_store(state_url).pending_webhook_events("bigcommerce", CONN_ID)
+        inbox = open_store(state_url).pending_webhook_events(PAIR, "bigcommerce", CONN_ID)
     finally:
         dispose_engine(state_url)
     assert [(e.delivery_id, e.object_id) for e in inbox] == [("msg_e2e", "4242")]

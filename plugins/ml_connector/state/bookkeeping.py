@@ -1,4 +1,5 @@
-"""Small per-pair bookkeeping: extraction watermarks, the webhook inbox, customer sync state."""
+"""Small per-pair bookkeeping: extraction watermarks, the webhook inbox (and what each pair drained
+of it), customer sync state."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from ml_connector.core.model import require_utc
 from ml_connector.state._base import IN_CHUNK, StoreBase, check_statuses, chunked
 from ml_connector.state.rows import CustomerSync, WebhookEvent
-from ml_connector.state.schema import WEBHOOK_STATUSES, customer_sync, watermarks, webhook_inbox
+from ml_connector.state.schema import (
+    WEBHOOK_STATUSES,
+    customer_sync,
+    watermarks,
+    webhook_consumed,
+    webhook_inbox,
+)
 
-_w, _i, _c = watermarks, webhook_inbox, customer_sync
+_w, _i, _wc, _c = watermarks, webhook_inbox, webhook_consumed, customer_sync
 
 
 class WatermarkStore(StoreBase):
@@ -54,6 +61,8 @@ class WatermarkStore(StoreBase):
 
 
 class InboxStore(StoreBase):
+    """The webhook inbox: events written once by the receiver, drained once by each pair."""
+
     @functools.cached_property
     def _inbox_insert(self) -> Any:
         """Built once: constructing it for every delivery cost more than executing it (bench.webhooks)."""
@@ -83,53 +92,54 @@ class InboxStore(StoreBase):
             "object_id": str(object_id),
             "payload": payload,
             "received_at": self.now(),
-            "status": "pending",
         }
         statement = self._inbox_insert
         return self._in_write(lambda conn: conn.execute(statement, row).rowcount == 1)
 
     def pending_webhook_events(
-        self, storefront: str, conn_id: str, limit: int | None = None
+        self, pair: str, storefront: str, conn_id: str, limit: int | None = None
     ) -> list[WebhookEvent]:
-        """Oldest first."""
+        """The events ``pair`` has not drained yet, oldest first."""
+        drained = select(_wc.c.event_id).where(_wc.c.pair == pair, _wc.c.event_id == _i.c.id).exists()
         query = (
             select(_i)
-            .where(_i.c.storefront == storefront, _i.c.conn_id == conn_id, _i.c.status == "pending")
+            .where(_i.c.storefront == storefront, _i.c.conn_id == conn_id, ~drained)
             .order_by(_i.c.id)
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [
-                WebhookEvent(
-                    id=row.id,
-                    storefront=row.storefront,
-                    conn_id=row.conn_id,
-                    delivery_id=row.delivery_id,
-                    topic=row.topic,
-                    object_type=row.object_type,
-                    object_id=row.object_id,
-                    payload=row.payload,
-                    received_at=row.received_at,
-                    status=row.status,
-                )
-                for row in conn.execute(query)
-            ]
+            return [WebhookEvent(**row._asdict()) for row in conn.execute(query)]
 
-    def mark_webhook_events(self, ids: Iterable[int], status: str) -> int:
+    def mark_webhook_events(self, pair: str, ids: Iterable[int], status: str) -> int:
+        """Record that ``pair`` drained (``processed``) or skipped (``ignored``) these events;
+        ``pending`` hands them back to the pair. Other pairs are not affected."""
         check_statuses({status}, WEBHOOK_STATUSES, "mark_webhook_events()")
-        id_list = list(ids)
-        processed_at = None if status == "pending" else self.now()
+        id_list = sorted({int(i) for i in ids})
+        if not id_list:
+            return 0
+        now = self.now()
 
         def work(conn: Connection) -> int:
             changed = 0
             for chunk in chunked(id_list, IN_CHUNK):
-                statement = (
-                    update(_i).where(_i.c.id.in_(chunk)).values(status=status, processed_at=processed_at)
+                if status == "pending":
+                    statement: Any = delete(_wc).where(_wc.c.pair == pair, _wc.c.event_id.in_(chunk))
+                    changed += conn.execute(statement).rowcount
+                    continue
+                known = conn.execute(select(_i.c.id).where(_i.c.id.in_(chunk))).scalars().all()
+                if not known:
+                    continue
+                insert = self._upsert(_wc)
+                statement = insert.on_conflict_do_update(
+                    index_elements=["pair", "event_id"],
+                    set_={"status": insert.excluded.status, "processed_at": insert.excluded.processed_at},
                 )
-                changed += conn.execute(statement).rowcount
+                rows = [{"pair": pair, "event_id": i, "status": status, "processed_at": now} for i in known]
+                conn.execute(statement, rows)
+                changed += len(rows)
             return changed
 
-        return self._in_write(work) if id_list else 0
+        return self._in_write(work)
 
 
 class CustomerSyncStore(StoreBase):

@@ -1,4 +1,17 @@
-"""Source records: what the storefronts sent, versioned by content hash."""
+"""Source records: what the storefronts sent, versioned by content hash; and what each pair did with them.
+
+A record is keyed by (system, store, object, source id) and stored once for every pair reading
+that store. Whether it was processed, parked or failed is a fact about one pair
+(``record_status``), read back as a status derived from the record's version:
+
+- no row for the pair: ``new``;
+- the record's version is newer than the one the pair processed: ``changed``;
+- otherwise the status (and reason) the pair stored.
+
+So an upsert that versions a record makes it ``changed`` for every pair without knowing the pairs,
+and a pair that marks a version it read after a concurrent extract versioned the record again
+cannot hide the newer version.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +20,37 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 
 from ml_connector.core.model import require_utc
 from ml_connector.state._base import IN_CHUNK, StoreBase, check_statuses, chunked
 from ml_connector.state.hashing import record_hash
 from ml_connector.state.rows import RecordRow, UpsertResult
-from ml_connector.state.schema import PARKED_STATUSES, RECORD_STATUSES, source_record_versions, source_records
-
-_r = source_records
-_RECORD_COLUMNS = (
-    _r.c.id,
-    _r.c.source_id,
-    _r.c.payload,
-    _r.c.status,
-    _r.c.reason,
-    _r.c.version,
-    _r.c.content_hash,
-    _r.c.source_updated_at,
+from ml_connector.state.schema import (
+    PARKED_STATUSES,
+    RECORD_STATUSES,
+    record_status,
+    source_record_versions,
+    source_records,
 )
+
+_r, _s = source_records, record_status
+
+# (source id, the version that was processed, status, reason)
+RecordMark = tuple[str, int, str, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,21 +73,51 @@ def _record_row(row: Row[Any]) -> RecordRow:
     )
 
 
+def _pair_status() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The derived status and reason of a record for the pair joined in ``_pair_query``."""
+    unseen = _s.c.record_id.is_(None)
+    stale = _r.c.version > _s.c.processed_version
+    status = case((unseen, literal("new")), (stale, literal("changed")), else_=_s.c.status)
+    reason = case((unseen | stale, null()), else_=_s.c.reason)
+    return status, reason
+
+
+def _base_query(system: str, store: str, object: str, pair: str | None) -> tuple[Select[Any], ColumnElement[Any] | None]:
+    """Records of one store and object, with the pair's derived status (None without a pair)."""
+    columns = (_r.c.id, _r.c.source_id, _r.c.payload, _r.c.version, _r.c.content_hash, _r.c.source_updated_at)
+    where = (_r.c.system == system, _r.c.store == store, _r.c.object == object)
+    if pair is None:
+        query = select(*columns, null().label("status"), null().label("reason")).where(*where)
+        return query, None
+    status, reason = _pair_status()
+    joined = _r.outerjoin(_s, and_(_s.c.record_id == _r.c.id, _s.c.pair == pair))
+    query = select(*columns, status.label("status"), reason.label("reason")).select_from(joined).where(*where)
+    return query, status
+
+
+def pair_records_query(system: str, store: str, object: str, pair: str) -> Select[Any]:
+    """A SELECT of one store's records with ``pair``'s derived ``status`` and ``reason`` columns."""
+    return _base_query(system, store, object, pair)[0]
+
+
 class RecordStore(StoreBase):
     def upsert_records(
         self,
         system: str,
         object: str,
         items: Iterable[tuple[str, dict[str, Any], dt.datetime | None]],
+        *,
+        store: str,
     ) -> UpsertResult:
         """Insert new records, version changed ones, leave unchanged ones alone; one commit.
 
-        An unchanged record keeps its status (so it is not processed again); a changed one gets
-        ``version + 1`` and status ``changed``. Every version is kept in ``source_record_versions``.
+        An unchanged record keeps every pair's status (so it is not processed again); a changed
+        one gets ``version + 1``, which makes it ``changed`` for every pair that had processed it.
+        Every version is kept in ``source_record_versions``.
         """
         incoming: dict[str, _Incoming] = {}
         for source_id, payload, updated_at in items:
-            where = f"{system} {object} {source_id}"
+            where = f"{system} {store} {object} {source_id}"
             incoming[str(source_id)] = _Incoming(
                 payload=payload,
                 content_hash=record_hash(payload),
@@ -72,15 +127,15 @@ class RecordStore(StoreBase):
             )
         if not incoming:
             return UpsertResult(0, 0, 0)
-        return self._in_write(lambda conn: self._upsert_records(conn, system, object, incoming))
+        return self._in_write(lambda conn: self._upsert_records(conn, system, store, object, incoming))
 
     def _upsert_records(
-        self, conn: Connection, system: str, object: str, incoming: dict[str, _Incoming]
+        self, conn: Connection, system: str, store: str, object: str, incoming: dict[str, _Incoming]
     ) -> UpsertResult:
         existing: dict[str, Row[Any]] = {}
         for chunk in chunked(incoming, IN_CHUNK):
             query = select(_r.c.id, _r.c.source_id, _r.c.content_hash, _r.c.version).where(
-                _r.c.system == system, _r.c.object == object, _r.c.source_id.in_(chunk)
+                _r.c.system == system, _r.c.store == store, _r.c.object == object, _r.c.source_id.in_(chunk)
             )
             existing.update((row.source_id, row) for row in conn.execute(query))
 
@@ -94,12 +149,12 @@ class RecordStore(StoreBase):
                 new.append(
                     {
                         "system": system,
+                        "store": store,
                         "object": object,
                         "source_id": source_id,
                         "content_hash": item.content_hash,
                         "version": 1,
                         "payload": item.payload,
-                        "status": "new",
                         "source_updated_at": item.source_updated_at,
                         "first_seen_at": now,
                         "updated_at": now,
@@ -133,8 +188,6 @@ class RecordStore(StoreBase):
                     content_hash=bindparam("b_hash"),
                     version=bindparam("b_version"),
                     payload=bindparam("b_payload", type_=_r.c.payload.type),
-                    status="changed",
-                    reason=None,
                     source_updated_at=bindparam("b_updated", type_=_r.c.source_updated_at.type),
                     updated_at=bindparam("b_now", type_=_r.c.updated_at.type),
                 ),
@@ -170,16 +223,22 @@ class RecordStore(StoreBase):
         statuses: Collection[str] | None = None,
         source_ids: Collection[str] | None = None,
         *,
+        store: str,
+        pair: str | None = None,
         batch_size: int = 1000,
     ) -> Iterator[RecordRow]:
-        """Stream records in id order, one short query per batch (memory stays flat for 100k rows).
+        """Stream one store's records in id order, one short query per batch (memory stays flat).
 
-        Safe to ``mark_records`` while iterating: paging is by id, not by offset.
+        With ``pair`` each row carries that pair's status and reason (see the module docstring)
+        and ``statuses`` filters on them; without it status and reason are None. Safe to
+        ``mark_records`` while iterating: paging is by id, not by offset.
         """
         check_statuses(statuses, RECORD_STATUSES, "records()")
-        query = select(*_RECORD_COLUMNS).where(_r.c.system == system, _r.c.object == object)
-        if statuses is not None:
-            query = query.where(_r.c.status.in_(list(statuses)))
+        if statuses is not None and pair is None:
+            raise ValueError("records(statuses=...): a status is a fact about one pair; pass pair=")
+        query, status = _base_query(system, store, object, pair)
+        if statuses is not None and status is not None:
+            query = query.where(status.in_(list(statuses)))
         if source_ids is not None:
             for chunk in chunked(sorted({str(s) for s in source_ids}), min(batch_size, IN_CHUNK)):
                 yield from self._fetch(query.where(_r.c.source_id.in_(chunk)).order_by(_r.c.id))
@@ -196,27 +255,66 @@ class RecordStore(StoreBase):
         with self.engine.connect() as conn:
             return [_record_row(row) for row in conn.execute(query)]
 
-    def parked_records(self, system: str, object: str) -> Iterator[RecordRow]:
-        """Records that need a person: a missing mapping or a failed business rule."""
-        return self.records(system, object, statuses=PARKED_STATUSES)
+    def parked_records(self, pair: str, system: str, object: str, *, store: str) -> Iterator[RecordRow]:
+        """The pair's records that need a person: a missing mapping or a failed business rule."""
+        return self.records(system, object, statuses=PARKED_STATUSES, store=store, pair=pair)
 
     def mark_records(
         self,
+        pair: str,
         system: str,
         object: str,
-        updates: Iterable[tuple[str, str, str | None]],
-    ) -> None:
-        """Set status and reason by source id, in one transaction."""
-        rows = [
-            {"b_sid": str(sid), "b_status": status, "b_reason": reason} for sid, status, reason in updates
-        ]
-        check_statuses({row["b_status"] for row in rows}, RECORD_STATUSES, "mark_records()")
-        if not rows:
-            return
+        updates: Iterable[RecordMark],
+        *,
+        store: str,
+    ) -> int:
+        """Store what ``pair`` did with each record, in one transaction; returns how many were stored.
+
+        Each update names the version the pair processed. A record versioned again since (a
+        concurrent extract) is left alone: it stays ``changed`` for the pair, and the next run
+        processes the newer version.
+        """
+        marks = {str(sid): (int(version), status, reason) for sid, version, status, reason in updates}
+        check_statuses({status for _, status, _ in marks.values()}, RECORD_STATUSES, "mark_records()")
+        if not marks:
+            return 0
+        return self._in_write(lambda conn: self._mark(conn, pair, system, store, object, marks))
+
+    def _mark(
+        self,
+        conn: Connection,
+        pair: str,
+        system: str,
+        store: str,
+        object: str,
+        marks: dict[str, tuple[int, str, str | None]],
+    ) -> int:
         now = self.now()
-        statement = (
-            update(_r)
-            .where(_r.c.system == system, _r.c.object == object, _r.c.source_id == bindparam("b_sid"))
-            .values(status=bindparam("b_status"), reason=bindparam("b_reason"), updated_at=now)
-        )
-        self._in_write(lambda conn: conn.execute(statement, rows))
+        rows: list[dict[str, Any]] = []
+        for chunk in chunked(marks, IN_CHUNK):
+            # Locked so that an upsert cannot version the record between this check and the write.
+            query = (
+                select(_r.c.id, _r.c.source_id, _r.c.version)
+                .where(_r.c.system == system, _r.c.store == store, _r.c.object == object, _r.c.source_id.in_(chunk))
+                .with_for_update()
+            )
+            for row in conn.execute(query):
+                version, status, reason = marks[row.source_id]
+                if row.version == version:
+                    rows.append({"pair": pair, "record_id": row.id, "status": status, "reason": reason,
+                                 "processed_version": version, "updated_at": now})  # fmt: skip
+        if rows:
+            statement = self._upsert(_s)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["pair", "record_id"],
+                    set_={
+                        "status": statement.excluded.status,
+                        "reason": statement.excluded.reason,
+                        "processed_version": statement.excluded.processed_version,
+                        "updated_at": statement.excluded.updated_at,
+                    },
+                ),
+                rows,
+            )
+        return len(rows)

@@ -35,7 +35,7 @@ class RecordRow:
     id: int
     source_id: str
     payload: dict[str, Any]  # numbers come back as Decimal, timestamps as ISO strings
-    status: str
+    status: str | None  # for the pair the records were read for (None when read without a pair)
     reason: str | None
     version: int
     content_hash: str
@@ -115,7 +115,6 @@ class WebhookEvent:
     object_id: str
     payload: dict[str, Any]
     received_at: dt.datetime
-    status: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,9 @@ from sqlalchemy import (
 
 from ml_connector.state.types import Document, Id, Money, Rate, UTCDateTime
 
-# "failed": sending the record on failed (e.g. a customer the ERP rejected); retried next run.
+# What a pair did with a source record. "new" (no row for the pair) and "changed" (the record's
+# version is newer than the one the pair processed) are derived when reading, never stored by a
+# normal run; "failed": sending the record failed (e.g. a customer the ERP rejected), retried next run.
 RECORD_STATUSES = (
     "new",
     "changed",
@@ -49,7 +51,9 @@ JOURNAL_STATUSES = (
     "summarised",
 )
 POSTING_STATUSES = ("posted", "already_present", "failed", "conflict", "dry_run")
+# "pending" is derived too: an inbox event without a ``webhook_consumed`` row for the pair.
 WEBHOOK_STATUSES = ("pending", "processed", "ignored")
+CONSUMED_STATUSES = ("processed", "ignored")
 
 # Alembic's bookkeeping table; not "alembic_version", so the store can share a database
 # (even Airflow's own metadata database) without clashing with another Alembic history.
@@ -78,24 +82,24 @@ def _cascade_fk(target: str) -> ForeignKey:
     return ForeignKey(target, ondelete="CASCADE")
 
 
+# One row per record of one store, shared by every pair reading that store: what the store sent,
+# never what a pair did with it (that is ``record_status``). ``store`` is the storefront's store id
+# (BigCommerce store hash...), so two stores with the same order ids do not collide.
 source_records = Table(
     "source_records",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("system", String(40), nullable=False),
+    Column("store", String(100), nullable=False),
     Column("object", String(40), nullable=False),
     Column("source_id", String(255), nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("version", Integer, nullable=False),
     Column("payload", Document, nullable=False),
-    Column("status", String(20), nullable=False),
-    Column("reason", Text),
     Column("source_updated_at", UTCDateTime),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    UniqueConstraint("system", "object", "source_id"),
-    Index(None, "system", "object", "status"),
-    _status_in(RECORD_STATUSES),
+    UniqueConstraint("system", "store", "object", "source_id"),
 )
 
 source_record_versions = Table(
@@ -106,6 +110,20 @@ source_record_versions = Table(
     Column("content_hash", String(64), nullable=False),
     Column("payload", Document, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False),
+)
+
+# What one pair did with one record, at which version. No row: the record is new for the pair;
+# ``processed_version`` older than the record's version: changed since (see records.py).
+record_status = Table(
+    "record_status",
+    metadata,
+    Column("pair", String(100), primary_key=True),
+    Column("record_id", Id, _cascade_fk("source_records.id"), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text),
+    Column("processed_version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    _status_in(RECORD_STATUSES),
 )
 
 journals = Table(
@@ -216,6 +234,7 @@ watermarks = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# Written once by the receiver, read by every pair on that storefront connection.
 webhook_inbox = Table(
     "webhook_inbox",
     metadata,
@@ -228,11 +247,20 @@ webhook_inbox = Table(
     Column("object_id", String(255), nullable=False),
     Column("payload", Document, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
-    Column("processed_at", UTCDateTime),
-    Column("status", String(20), nullable=False),
     UniqueConstraint("storefront", "conn_id", "delivery_id"),
-    Index(None, "storefront", "conn_id", "status"),
-    _status_in(WEBHOOK_STATUSES),
+)
+
+# Which inbox events a pair has drained: one row per (pair, event), so each pair drains each
+# event once. A row per event rather than a per-pair cursor on the inbox id, because ids from
+# concurrent receivers do not commit in id order and a cursor would skip the late ones.
+webhook_consumed = Table(
+    "webhook_consumed",
+    metadata,
+    Column("pair", String(100), primary_key=True),
+    Column("event_id", Id, _cascade_fk("webhook_inbox.id"), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("processed_at", UTCDateTime, nullable=False),
+    _status_in(CONSUMED_STATUSES),
 )
 
 customer_sync = Table(

@@ -12,6 +12,7 @@ from typing import Any
 
 from ml_connector.audit import correlate
 from ml_connector.errors import AuthenticationError, ConnectorError, NormalisationError, ValidationRejected
+from ml_connector.state.records import RecordMark
 from ml_connector.tasks.runtime import Params, Runtime
 
 log = logging.getLogger("ml_connector.customers")
@@ -27,13 +28,13 @@ def run_customers(rt: Runtime, params: Params) -> dict[str, Any]:
     if params.dry_run:
         return {"dry_run": True}
     system = rt.storefront.system
-    rows = list(rt.store.records(system, "customer", statuses=STATUSES))
+    rows = list(rt.store.records(system, "customer", statuses=STATUSES, store=rt.store_id, pair=rt.pair))
     counts: Counter[str] = Counter()
     if not rows:
         return {"counts": {}}
     hook = rt.erp_hook()
-    store_id = rt.storefront.store_id(rt.config.storefront.conn_id)
-    updates: list[tuple[str, str, str | None]] = []
+    store_id = rt.store_id
+    updates: list[RecordMark] = []
     errors: list[str] = []
     for row in rows:
         try:
@@ -41,22 +42,22 @@ def run_customers(rt: Runtime, params: Params) -> dict[str, Any]:
             with correlate(f"customer:{row.source_id}"):
                 outcome = rt.erp.upsert_customer(hook, customer)
         except AuthenticationError:
-            rt.store.mark_records(system, "customer", updates)
+            rt.store.mark_records(rt.pair, system, "customer", updates, store=store_id)
             rt.close()
             raise
         except (NormalisationError, ValidationRejected) as exc:
-            updates.append((row.source_id, "needs_review", str(exc)))
+            updates.append((row.source_id, row.version, "needs_review", str(exc)))
             counts["needs_review"] += 1
             continue
         except Exception as exc:  # transient after retries: next try
-            updates.append((row.source_id, "failed", f"{type(exc).__name__}: {exc}"))
+            updates.append((row.source_id, row.version, "failed", f"{type(exc).__name__}: {exc}"))
             counts["failed"] += 1
             errors.append(f"customer {row.source_id}: {exc}")
             continue
         rt.store.set_customer_sync(rt.pair, row.source_id, outcome.customer_id, row.content_hash, outcome.status)
-        updates.append((row.source_id, "processed", None))
+        updates.append((row.source_id, row.version, "processed", None))
         counts[outcome.status] += 1
-    rt.store.mark_records(system, "customer", updates)
+    rt.store.mark_records(rt.pair, system, "customer", updates, store=store_id)
     rt.close()
     summary = {"counts": dict(counts), "errors": errors[:10]}
     log.info("customers %s: %s", rt.pair, summary)

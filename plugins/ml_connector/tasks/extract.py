@@ -1,10 +1,10 @@
 """Step 1: fetch what changed in the store and keep it, raw, in state.
 
 The window is ``[watermark - overlap, now - settle_lag)`` (or the backfill params), plus the
-webhook inbox events not yet processed (a webhook is only a pointer: the full record is
-fetched). Raw payloads are upserted by (system, object, id) with a content hash, so an
-unchanged record is not processed again; the watermark moves only after the upsert
-committed. Normalisation happens in ``transform``, so a mapping fix can re-run it without
+webhook inbox events this pair has not drained yet (a webhook is only a pointer: the full
+record is fetched). Raw payloads are upserted by (system, store, object, id) with a content
+hash, so an unchanged record is not processed again; the watermark moves only after the
+upsert committed. Normalisation happens in ``transform``, so a mapping fix can re-run it without
 calling the store again.
 """
 
@@ -41,7 +41,7 @@ def _upsert(rt: Runtime, obj: str, pages: Iterable[list[RawRecord]]) -> dict[str
     for page in pages:
         if not page:
             continue
-        result = rt.store.upsert_records(system, obj, page)
+        result = rt.store.upsert_records(system, obj, page, store=rt.store_id)
         totals["new"] += result.new
         totals["changed"] += result.changed
         totals["unchanged"] += result.unchanged
@@ -52,7 +52,7 @@ def _ids_present(rt: Runtime, obj: str, ids: Iterable[str]) -> set[str]:
     wanted = set(ids)
     if not wanted:
         return set()
-    return {row.source_id for row in rt.store.records(rt.storefront.system, obj, source_ids=wanted)}
+    return {row.source_id for row in rt.store.records(rt.storefront.system, obj, source_ids=wanted, store=rt.store_id)}
 
 
 def _missing_parent_orders(rt: Runtime, refunds: list[RawRecord]) -> list[str]:
@@ -85,14 +85,15 @@ def fetch_preview(rt: Runtime, params: Params) -> PreviewRecords:
         fetch = {"orders": sf.extract_orders, "refunds": sf.extract_refunds, "customers": sf.extract_customers}[stream]
         for page in fetch(hook, start, end):
             preview.add(system, obj, page)
-    events = list(rt.store.pending_webhook_events(system, rt.config.storefront.conn_id))
+    events = list(rt.store.pending_webhook_events(rt.pair, system, rt.config.storefront.conn_id))
     for obj in ("order", "refund"):
         ids = sorted({str(ev.object_id) for ev in events if ev.object_type == obj})
         if ids:
             preview.add(system, obj, sf.fetch_objects(hook, obj, ids))
-    refunds = [r for r in preview.records(system, "refund", statuses=("new", "changed"))]
+    refunds = list(preview.records(system, "refund", statuses=("new", "changed"), store=rt.store_id, pair=rt.pair))
     parents = {sf.refund_parent(r.payload) for r in refunds}
-    missing = sorted(parents - {r.source_id for r in preview.records(system, "order", source_ids=parents)})
+    present = preview.records(system, "order", source_ids=parents, store=rt.store_id, pair=rt.pair)
+    missing = sorted(parents - {r.source_id for r in present})
     if missing:
         preview.add(system, "order", sf.fetch_objects(hook, "order", missing))
     return preview
@@ -142,8 +143,9 @@ def run_extract(rt: Runtime, params: Params) -> dict[str, Any]:
 
 
 def drain_inbox(rt: Runtime, hook: Any) -> int:
-    """Fetch the full records the pending webhook events point at, then mark them processed."""
-    events = list(rt.store.pending_webhook_events(rt.storefront.system, rt.config.storefront.conn_id))
+    """Fetch the full records the events this pair has not drained point at, then mark them drained
+    for this pair (other pairs on the same connection drain them on their own)."""
+    events = list(rt.store.pending_webhook_events(rt.pair, rt.storefront.system, rt.config.storefront.conn_id))
     if not events:
         return 0
     by_type: dict[str, set[str]] = {}
@@ -157,7 +159,7 @@ def drain_inbox(rt: Runtime, hook: Any) -> int:
     if by_type:
         ignored = [ev.id for ev in events if ev.object_type in by_type]
         log.info("ignored webhook events for %s (not posted by this pair)", sorted(by_type))
-    rt.store.mark_webhook_events([ev.id for ev in events if ev.id not in set(ignored)], "processed")
+    rt.store.mark_webhook_events(rt.pair, [ev.id for ev in events if ev.id not in set(ignored)], "processed")
     if ignored:
-        rt.store.mark_webhook_events(ignored, "ignored")
+        rt.store.mark_webhook_events(rt.pair, ignored, "ignored")
     return len(events)

@@ -20,7 +20,8 @@ from ml_connector.storefronts.base import RawRecord
 class PreviewRecords:
     """State's records with fetched ones laid over them (as an upsert would leave them); read-only.
 
-    Only what planning reads is offered (``records`` and ``order_documents``); a write fails loudly.
+    Built for one pair's run, so one store: the fetched records are that store's. Only what
+    planning reads is offered (``records`` and ``order_documents``); a write fails loudly.
     """
 
     def __init__(self, store: Any) -> None:
@@ -41,10 +42,16 @@ class PreviewRecords:
         object: str,
         statuses: Collection[str] | None = None,
         source_ids: Collection[str] | None = None,
+        *,
+        store: str,
+        pair: str | None = None,
         **_: Any,
     ) -> Iterator[RecordRow]:
         fetched = self._fetched.get((system, object), {})
-        stored = {row.source_id: row for row in self._store.records(system, object, source_ids=source_ids)}
+        stored = {
+            row.source_id: row
+            for row in self._store.records(system, object, source_ids=source_ids, store=store, pair=pair)
+        }
         wanted = None if source_ids is None else {str(s) for s in source_ids}
         for source_id in sorted(stored.keys() | fetched.keys(), key=_id_order):
             if wanted is not None and source_id not in wanted:

@@ -47,12 +47,12 @@ def _posting_day_fn(rt: Runtime) -> Any:
 def _canonical(rt: Runtime) -> tuple[list[Order], list[Refund], list[ParkedRecord]]:
     """Every order and refund in state as canonical records, plus the parked ones with reasons."""
     sf, system = rt.storefront, rt.storefront.system
-    store_id = sf.store_id(rt.config.storefront.conn_id)
+    store_id = rt.store_id
     posting_day = _posting_day_fn(rt)
     orders: list[Order] = []
     raw_orders: dict[str, dict[str, Any]] = {}
     parked: list[ParkedRecord] = []
-    for row in rt.store.records(system, "order"):
+    for row in rt.store.records(system, "order", store=store_id, pair=rt.pair):
         raw_orders[row.source_id] = row.payload
         try:
             order = sf.order(row.payload, store_id)
@@ -65,7 +65,7 @@ def _canonical(rt: Runtime) -> tuple[list[Order], list[Refund], list[ParkedRecor
                 ParkedRecord("order", row.source_id, row.status, row.reason or row.status, posting_day(order), order.total, order.currency)
             )
     refunds: list[Refund] = []
-    for row in rt.store.records(system, "refund"):
+    for row in rt.store.records(system, "refund", store=store_id, pair=rt.pair):
         try:
             refund = sf.refund(row.payload, store_id, raw_orders.get(sf.refund_parent(row.payload)))
         except NormalisationError as exc:

@@ -108,6 +108,11 @@ class Runtime:
         return storefront_adapter(self.config.storefront.type)
 
     @functools.cached_property
+    def store_id(self) -> str:
+        """The storefront's store id (BigCommerce store hash): records are kept per store, shared by its pairs."""
+        return self.storefront.store_id(self.config.storefront.conn_id)
+
+    @functools.cached_property
     def erp(self) -> ErpAdapter:
         return erp_adapter(self.config.erp.type)
 

@@ -24,6 +24,7 @@ from ml_connector.core.lifecycle import Outcome, StoredDocument, plan_order
 from ml_connector.core.model import Journal, Order, Refund
 from ml_connector.errors import NormalisationError
 from ml_connector.state.journals import is_committed
+from ml_connector.state.records import RecordMark
 from ml_connector.state.rows import RecordRow, StoredJournal
 from ml_connector.tasks.runtime import Params, Runtime, utcnow
 
@@ -38,12 +39,13 @@ class _Batch:
 
     journals: list[Journal] = field(default_factory=list)
     withdraw: list[str] = field(default_factory=list)
-    outcomes: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=lambda: defaultdict(list))
+    outcomes: dict[str, list[RecordMark]] = field(default_factory=lambda: defaultdict(list))
     counts: Counter[str] = field(default_factory=Counter)
     days: set[str] = field(default_factory=set)
 
-    def outcome(self, obj: str, source_id: str, outcome: Outcome) -> None:
-        self.outcomes[obj].append((source_id, outcome.status, outcome.reason))
+    def outcome(self, obj: str, row: RecordRow, outcome: Outcome) -> None:
+        """What happened to ``row`` at the version planned (a newer one stays ``changed``)."""
+        self.outcomes[obj].append((row.source_id, row.version, outcome.status, outcome.reason))
         self.counts[f"{obj}:{outcome.status}"] += 1
 
     def add(self, journal: Journal) -> None:
@@ -62,10 +64,11 @@ class _Work:
 
 
 def _selected(rt: Runtime, params: Params, obj: str, ids: tuple[str, ...]) -> Iterable[RecordRow]:
-    system = rt.storefront.system
+    """What this pair has to (re)plan: its new, changed and waiting records, or the replayed ones."""
+    system, where = rt.storefront.system, {"store": rt.store_id, "pair": rt.pair}
     if params.is_replay and not (params.since or params.until):
-        return rt.store.records(system, obj, source_ids=set(ids)) if ids else []
-    return rt.store.records(system, obj, statuses=RETRY_STATUSES)
+        return rt.store.records(system, obj, source_ids=set(ids), **where) if ids else []
+    return rt.store.records(system, obj, statuses=RETRY_STATUSES, **where)
 
 
 def _work(rt: Runtime, params: Params) -> _Work:
@@ -75,10 +78,11 @@ def _work(rt: Runtime, params: Params) -> _Work:
     wanted = set(orders) | {sf.refund_parent(row.payload) for row in refund_rows}
     missing = wanted - set(orders)
     if missing:
-        orders.update((row.source_id, row) for row in rt.store.records(system, "order", source_ids=missing))
+        more = rt.store.records(system, "order", source_ids=missing, store=rt.store_id, pair=rt.pair)
+        orders.update((row.source_id, row) for row in more)
     # Every refund of those orders: a refund is checked against the ones before it.
     refunds: dict[str, list[RecordRow]] = defaultdict(list)
-    for row in rt.store.records(system, "refund"):
+    for row in rt.store.records(system, "refund", store=rt.store_id, pair=rt.pair):
         parent = sf.refund_parent(row.payload)
         if parent in orders:
             refunds[parent].append(row)
@@ -99,16 +103,16 @@ def _plan_one(rt: Runtime, batch: _Batch, row: RecordRow, refund_rows: list[Reco
     try:
         order: Order = sf.order(row.payload, store_id)
     except NormalisationError as exc:
-        batch.outcome("order", row.source_id, Outcome("needs_review", str(exc)))
+        batch.outcome("order", row, Outcome("needs_review", str(exc)))
         for refund_row in refund_rows:
-            batch.outcome("refund", refund_row.source_id, Outcome("not_settled", f"waits for order {row.source_id}: {exc}"))
+            batch.outcome("refund", refund_row, Outcome("not_settled", f"waits for order {row.source_id}: {exc}"))
         return
     refunds: list[Refund] = []
     for refund_row in refund_rows:
         try:
             refunds.append(sf.refund(refund_row.payload, store_id, row.payload))
         except NormalisationError as exc:
-            batch.outcome("refund", refund_row.source_id, Outcome("needs_review", str(exc)))
+            batch.outcome("refund", refund_row, Outcome("needs_review", str(exc)))
     existing, used = _documents(stored)
     plan = plan_order(
         order, refunds, existing, rt.mapping, rt.pair, used_keys=used, adjustment_date=rt.config.adjustment_date
@@ -116,9 +120,10 @@ def _plan_one(rt: Runtime, batch: _Batch, row: RecordRow, refund_rows: list[Reco
     for journal in plan.save:
         batch.add(journal)
     batch.withdraw.extend(plan.withdraw)
-    batch.outcome("order", row.source_id, plan.order)
+    batch.outcome("order", row, plan.order)
+    by_id = {refund_row.source_id: refund_row for refund_row in refund_rows}
     for refund_id, outcome in plan.refunds.items():
-        batch.outcome("refund", refund_id, outcome)
+        batch.outcome("refund", by_id[refund_id], outcome)
 
 
 def _plan(rt: Runtime, params: Params, store_id: str) -> _Batch:
@@ -127,7 +132,7 @@ def _plan(rt: Runtime, params: Params, store_id: str) -> _Batch:
     for refund_row, parent in work.orphans:
         # Without its order a refund cannot be valued: it waits (retried every run), not parked for a person.
         reason = f"refund {refund_row.source_id}: order {parent} is not in state yet"
-        batch.outcome("refund", refund_row.source_id, Outcome("not_settled", reason))
+        batch.outcome("refund", refund_row, Outcome("not_settled", reason))
     order_ids = sorted(work.orders)
     stored = rt.store.order_documents(rt.pair, rt.storefront.system, order_ids)
     for order_id in order_ids:
@@ -136,8 +141,8 @@ def _plan(rt: Runtime, params: Params, store_id: str) -> _Batch:
 
 
 def run_transform(rt: Runtime, params: Params) -> dict[str, Any]:
-    """Plan new, changed and parked orders; returns counts and the posting days touched."""
-    store_id = rt.storefront.store_id(rt.config.storefront.conn_id)
+    """Plan this pair's new, changed and parked orders; returns counts and the posting days touched."""
+    store_id = rt.store_id
     if params.dry_run:
         return _dry_run(rt, params, store_id)
     batch = _plan(rt, params, store_id)
@@ -147,7 +152,7 @@ def run_transform(rt: Runtime, params: Params) -> dict[str, Any]:
     saved = rt.store.save_journals(rt.pair, batch.journals, status=status)
     withdrawn = rt.store.withdraw_drafts(rt.pair, batch.withdraw, "the order changed before posting")
     for obj, updates in batch.outcomes.items():
-        rt.store.mark_records(rt.storefront.system, obj, updates)
+        rt.store.mark_records(rt.pair, rt.storefront.system, obj, updates, store=rt.store_id)
     summary: dict[str, Any] = {
         "journals": len(batch.journals),
         "withdrawn": withdrawn,
@@ -178,7 +183,7 @@ def _dry_run(rt: Runtime, params: Params, store_id: str) -> dict[str, Any]:
     for key in batch.withdraw:
         log.info("dry run: would withdraw the unposted draft %s", key)
     for obj, outcomes in batch.outcomes.items():
-        for source_id, status, reason in outcomes:
+        for source_id, _version, status, reason in outcomes:
             if status not in ("processed", "skipped"):
                 log.info("dry run: %s %s would be %s: %s", obj, source_id, status, reason)
     fetched = {obj: preview.count(obj) for obj in ("order", "refund", "customer")}
