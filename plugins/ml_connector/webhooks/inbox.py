@@ -1,8 +1,9 @@
 """Where a verified delivery is kept until the pair's DAG run drains it: the state store inbox.
 
-Every pipeline reading the storefront connection gets the event in its own state store (two
-pairs may share a store but keep separate databases). Deduplication by delivery id is the
-store's unique key, so a platform retry or a replay is stored once however it arrives.
+Every state database used by a pipeline reading the storefront connection gets the event once;
+the pairs sharing a database each drain it on their own (``webhook_consumed``). Deduplication by
+delivery id is the store's unique key, so a platform retry or a replay is stored once however
+it arrives.
 """
 
 from __future__ import annotations
