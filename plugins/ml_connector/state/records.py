@@ -272,7 +272,10 @@ class RecordStore(StoreBase):
 
         Each update names the version the pair processed. A record versioned again since (a
         concurrent extract) is left alone: it stays ``changed`` for the pair, and the next run
-        processes the newer version.
+        processes the newer version. No lock is needed for that: should an extract version the
+        record between this check and the write, the stored ``processed_version`` is still the
+        older one, so the record still reads ``changed``. A mark never replaces one made at a
+        newer version (a slow run finishing after a faster one).
         """
         marks = {str(sid): (int(version), status, reason) for sid, version, status, reason in updates}
         check_statuses({status for _, status, _ in marks.values()}, RECORD_STATUSES, "mark_records()")
@@ -292,11 +295,8 @@ class RecordStore(StoreBase):
         now = self.now()
         rows: list[dict[str, Any]] = []
         for chunk in chunked(marks, IN_CHUNK):
-            # Locked so that an upsert cannot version the record between this check and the write.
-            query = (
-                select(_r.c.id, _r.c.source_id, _r.c.version)
-                .where(_r.c.system == system, _r.c.store == store, _r.c.object == object, _r.c.source_id.in_(chunk))
-                .with_for_update()
+            query = select(_r.c.id, _r.c.source_id, _r.c.version).where(
+                _r.c.system == system, _r.c.store == store, _r.c.object == object, _r.c.source_id.in_(chunk)
             )
             for row in conn.execute(query):
                 version, status, reason = marks[row.source_id]
@@ -314,6 +314,7 @@ class RecordStore(StoreBase):
                         "processed_version": statement.excluded.processed_version,
                         "updated_at": statement.excluded.updated_at,
                     },
+                    where=_s.c.processed_version <= statement.excluded.processed_version,
                 ),
                 rows,
             )
