@@ -74,7 +74,7 @@ def _record_row(row: Row[Any]) -> RecordRow:
 
 
 def _pair_status() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    """The derived status and reason of a record for the pair joined in ``_pair_query``."""
+    """The derived status and reason of a record for the pair joined in ``_base_query``."""
     unseen = _s.c.record_id.is_(None)
     stale = _r.c.version > _s.c.processed_version
     status = case((unseen, literal("new")), (stale, literal("changed")), else_=_s.c.status)
