@@ -561,13 +561,19 @@ class _StoreSide:
         self.posting_day = posting_day
         self.change_day = change_day
         self.labels = labels
+        # Orders the store calls refunded that were cancelled first (their ledger says so): a
+        # refund status does not revive a cancelled sale (see core.lifecycle).
+        self.cancelled_first: set[str] = set()
 
     def paid(self, order: Order) -> bool:
         known = self._paid.get(order.order_id)
         return _paid(order) if known is None else known
 
     def stands(self, order: Order | None) -> bool:
-        return order is not None and order.status in POSTABLE_STATUSES and self.paid(order)
+        return (
+            order is not None and order.status in POSTABLE_STATUSES and self.paid(order)
+            and order.order_id not in self.cancelled_first
+        )
 
     def moves_money(self, order: Order | None) -> bool:
         """Standing, or cancelled after a payment; absent orders leave their refunds standing alone."""
@@ -961,12 +967,16 @@ class _Lifecycle:
         latest = self.latest(days)
         if latest is None:
             return  # nothing of this order's life falls in the period
-        expected_by_record = {("refund", refund.refund_id): store.refund_expected(refund) for refund in group.refunds}
-        if group.order is not None:
-            expected_by_record[("order", group.order.order_id)] = store.order_expected(group.order)
-        expected = _Expected.total(expected_by_record.values())
         ledger = _sum(sj.components for sj in group.journals)
-        difference = expected.difference(ledger, can_borrow=bool(group.journals))
+        expected_by_record, expected, difference = self.expected(group, ledger)
+        order = group.order
+        if difference and order is not None and order.status in (OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED):
+            store.cancelled_first.add(order.order_id)  # was it cancelled before it was refunded?
+            alternative = self.expected(group, ledger)
+            if alternative[2]:
+                store.cancelled_first.discard(order.order_id)
+            else:
+                expected_by_record, expected, difference = alternative
         if not difference and all(own == sj.journal.posting_date for sj, own in dated):
             for sj in group.journals:  # explained: the store's days are the ledger's
                 if sj.in_period:
@@ -982,6 +992,17 @@ class _Lifecycle:
             if placed is None:  # the difference is the group's as a whole: on its latest day
                 placed = [_Placement(latest, difference, group.sources, refund=False)]
         self.attribute(group, dated, placed)
+
+    def expected(
+        self, group: _Group, ledger: Mapping[str, Decimal]
+    ) -> tuple[dict[SourceKey, _Expected], _Expected, Components]:
+        """What the group's records must hold, and how the ledger differs from it."""
+        store = self.store
+        by_record = {("refund", refund.refund_id): store.refund_expected(refund) for refund in group.refunds}
+        if group.order is not None:
+            by_record[("order", group.order.order_id)] = store.order_expected(group.order)
+        expected = _Expected.total(by_record.values())
+        return by_record, expected, expected.difference(ledger, can_borrow=bool(group.journals))
 
     def parts(
         self, group: _Group, dated: list[tuple[_StateJournal, dt.date]], expected: Mapping[SourceKey, _Expected]
