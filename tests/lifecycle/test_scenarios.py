@@ -425,3 +425,14 @@ def test_three_decimal_currency(scenario: Scenario) -> None:
         refund(total="5.316", lines=(("1", "5.063"),), tax="0.253", currency="KWD"), base_currency="USD", fx_rate=D("3.25")))
     scenario.run()
     assert scenario.ledger.by_account() == {"101100": D("5.315"), "220100": D("-0.253"), "400100/HARDWR": D("-5.062")}
+
+
+def test_a_gift_certificate_amount_on_a_cancelled_order_without_a_charge_moves_nothing(scenario: Scenario) -> None:
+    # The store prints 25.00 of gift certificate on an order cancelled before payment, but no
+    # transaction ever charged it: nothing moved, nothing is owed.
+    unpaid = dataclasses.replace(simple_order(), status=OrderStatus.CANCELLED, payments=(),
+                                 gift_certificate_amount=D("25.00"))
+    scenario.put_order(unpaid)
+    scenario.run()
+    assert scenario.ledger.by_account() == {}
+    assert scenario.status("order", "100")[0] == "skipped"

@@ -530,6 +530,8 @@ def _captures(order: Order, labels: _TenderLabels) -> tuple[dict[str, Decimal], 
             label = labels.for_payment(captured.method, captured.gateway)
             _add(held, label, -payment.amount)
             voided.add(label)
+    if order.status is OrderStatus.CANCELLED:
+        return held, voided  # only payment records prove money moved for a cancelled order
     for method, amount in (
         (PaymentMethod.GIFT_CERTIFICATE, order.gift_certificate_amount),
         (PaymentMethod.STORE_CREDIT, order.store_credit_amount),
@@ -540,8 +542,11 @@ def _captures(order: Order, labels: _TenderLabels) -> tuple[dict[str, Decimal], 
 
 
 def _paid(order: Order) -> bool:
-    """Money was taken: a capture, or a certificate / store credit the store reports only on the order."""
-    return order.captured_at is not None or bool(order.gift_certificate_amount or order.store_credit_amount)
+    """Money was taken: a capture, or (for an order that stands) a certificate / store credit the
+    store reports only on the order."""
+    if order.captured_at is not None:
+        return True
+    return order.status is not OrderStatus.CANCELLED and bool(order.gift_certificate_amount or order.store_credit_amount)
 
 
 class _StoreSide:
