@@ -21,6 +21,7 @@ from sandbox.bigcommerce.model import (
     CouponUse,
     Customer,
     CustomerAddress,
+    Fee,
     Order,
     OrderLine,
     PostalAddress,
@@ -29,13 +30,17 @@ from sandbox.bigcommerce.model import (
     Transaction,
     Variant,
     cents,
+    money,
 )
 
 DEFAULT_NOW = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 ORDER_SPAN = dt.timedelta(days=60)
 STORE_CURRENCY = "USD"
-CURRENCY_IDS = {"USD": 1, "EUR": 2, "CAD": 3}
-EXCHANGE_RATES = {"USD": Decimal("1"), "EUR": Decimal("0.9215000000"), "CAD": Decimal("1.3650000000")}
+CURRENCY_IDS = {"USD": 1, "EUR": 2, "CAD": 3, "JPY": 4, "KWD": 5}
+# Fixed store-default (USD) -> transactional rates; JPY has no minor unit, KWD three (model.MINOR_UNITS).
+EXCHANGE_RATES = {"USD": Decimal("1"), "EUR": Decimal("0.9215000000"), "CAD": Decimal("1.3650000000"),
+                  "JPY": Decimal("149.5000000000"), "KWD": Decimal("0.3075000000")}
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "CAD": "C$", "JPY": "¥", "KWD": "KD "}
 
 CATALOG: dict[str, tuple[str, list[str]]] = {
     "Hardware": ("HW-1", ["Hex Bolt Set", "Wood Screws 200pc", "Door Hinge Pair", "Cabinet Handle",
@@ -59,6 +64,9 @@ PAYMENT_METHOD_IDS = {
 AUTH_THEN_CAPTURE = frozenset({"braintree", "authorizenet"})
 US_TAXES = (("State Tax", Decimal("6.0000")), ("County Tax", Decimal("1.5000")))
 EU_TAXES = (("VAT", Decimal("20.0000")),)
+JP_TAXES = (("Consumption Tax", Decimal("10.0000")),)
+TAXES_BY_CURRENCY = {"EUR": EU_TAXES, "JPY": JP_TAXES}  # any other currency is taxed like the US store
+FEE_TAX_CLASS_ID, NON_TAXABLE_CLASS_ID = 0, 1  # BigCommerce's default and "Non-Taxable Products" classes
 COUPONS = (("SAVE10", 1, Decimal("10")), ("SPRING15", 1, Decimal("15")), ("TAKE5", 2, Decimal("5")))
 FIRST = ("Jane", "John", "Maria", "Wei", "Aisha", "Lucas", "Emma", "Noah", "Olivia", "Liam", "Sofia",
          "Mateo", "Chloe", "Ravi", "Hannah", "Diego", "Yuki", "Omar", "Grace", "Elena")
@@ -86,6 +94,7 @@ class Sequences:
     customer: int = 0
     customer_address: int = 0
     hook: int = 0
+    fee: int = 0
 
     def next(self, name: str) -> int:
         value = getattr(self, name) + 1
@@ -123,11 +132,32 @@ class OrderOptions:
     manual_discount: Decimal = ZERO
     handling: Decimal = ZERO
     wrap_first_line: bool = False
-    gift_certificate: Decimal = ZERO  # requested; capped at the total
+    gift_certificate: Decimal = ZERO  # redeemed, in the order currency; capped at the total
     store_credit: Decimal = ZERO
     gateway: str = "stripe"
     failed_attempt: bool = False
     shipping: tuple[str, Decimal] = field(default=SHIPPING_METHODS[0])
+    fees: list[FeeSpec] = field(default_factory=list)
+    gift_certificates: list[GiftCertificateSpec] = field(default_factory=list)  # sold as line items
+    authorize_only: bool = False  # status 7 with the card authorized, captured later
+
+
+@dataclass(frozen=True)
+class FeeSpec:
+    """A custom fee as requested: ``amount`` ex tax in the order currency."""
+
+    name: str
+    amount: Decimal
+    taxable: bool = True
+    id: int | None = None  # an existing fee to keep (edits replace the list but keep named ids)
+
+
+@dataclass(frozen=True)
+class GiftCertificateSpec:
+    """A gift certificate sold on the order: ``amount`` in the order currency."""
+
+    amount: Decimal
+    recipient_email: str
 
 
 def build_catalog(rng: random.Random, now: dt.datetime) -> tuple[list[Category], list[Product]]:
@@ -200,13 +230,93 @@ def build_customer(rng: random.Random, seq: Sequences, created: dt.datetime, mod
     return customer
 
 
-def _allocate(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
-    """Split ``total`` over ``weights`` in cents; the last share absorbs the rounding."""
+def _allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
+    """Split ``total`` over ``weights`` in minor units; the last share absorbs the rounding."""
     base = sum(weights, ZERO)
     if not weights or total == ZERO or base == ZERO:
         return [ZERO for _ in weights]
-    shares = [cents(total * w / base) for w in weights[:-1]]
+    shares = [money(total * w / base, currency) for w in weights[:-1]]
     return [*shares, total - sum(shares, ZERO)]
+
+
+def taxes_for(currency: str) -> tuple[tuple[str, Decimal], ...]:
+    return TAXES_BY_CURRENCY.get(currency, US_TAXES)
+
+
+def gift_certificate_name(amount: Decimal, currency: str) -> str:
+    """``$50 Gift Certificate``: whole amounts without decimals, as the storefront names them."""
+    shown = f"{amount:f}".rstrip("0").rstrip(".") if "." in f"{amount:f}" else f"{amount:f}"
+    return f"{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{shown} Gift Certificate"
+
+
+def gift_certificate_line(seq: Sequences, order_id: int, spec: GiftCertificateSpec, currency: str) -> OrderLine:
+    """A gift certificate sold as an order product: no SKU, no tax, never discounted."""
+    return OrderLine(
+        id=seq.next("order_product"), order_id=order_id, product_id=0, variant_id=0,
+        name=gift_certificate_name(spec.amount, currency), sku="", quantity=1, price_ex_tax=spec.amount,
+        total_ex_tax=spec.amount, discount=ZERO, total_tax=ZERO, type="giftcertificate",
+        recipient_email=spec.recipient_email,
+    )
+
+
+def catalog_line(seq: Sequences, order_id: int, pick: LinePick, *, rate: Decimal, currency: str) -> OrderLine:
+    """A catalog product line priced at today's catalog price converted to the order currency."""
+    unit = money(pick.product.unit_price(pick.variant) * rate, currency)
+    label = pick.variant.option_label
+    return OrderLine(
+        id=seq.next("order_product"), order_id=order_id, product_id=pick.product.id, variant_id=pick.variant.id,
+        name=pick.product.name + (f" ({label})" if label else ""), sku=pick.variant.sku, quantity=pick.quantity,
+        price_ex_tax=unit, total_ex_tax=unit * pick.quantity, discount=ZERO, total_tax=ZERO,
+    )
+
+
+def fee_record(seq: Sequences, spec: FeeSpec) -> Fee:
+    return Fee(id=seq.next("fee"), name=spec.name, cost_ex_tax=spec.amount, taxable=spec.taxable)
+
+
+def price_order(order: Order, seq: Sequences) -> None:
+    """(Re)compute everything derived from an order's inputs: line totals, coupon and manual
+    discounts, the tax of every line, charge and fee, and the tax rows.
+
+    The builder and live edits both call this, so an edited order is priced exactly like a new
+    one. Inputs: lines (unit price, quantity, wrapping), shipping, handling, fees, the coupon
+    definitions and the manual discount (capped at what the goods can absorb). Gift certificate
+    lines carry no tax and take no discount. Tax rows are rebuilt with new ids.
+    """
+    currency = order.currency
+    goods = [line for line in order.lines if not line.is_gift_certificate]
+    for line in order.lines:
+        line.total_ex_tax = line.price_ex_tax * line.quantity
+        line.discount = line.total_tax = ZERO
+    base = sum((line.total_ex_tax for line in goods), ZERO)
+    for coupon in order.coupons:
+        coupon.discount = (money(base * coupon.amount / 100, currency) if coupon.type == 1
+                           else min(money(coupon.amount * order.exchange_rate, currency), base))
+    coupon_total = order.coupon_discount
+    order.discount_amount = min(order.discount_amount, base - coupon_total)
+    shares = _allocate(order.discount_amount + coupon_total, [line.total_ex_tax for line in goods], currency)
+    for line, share in zip(goods, shares, strict=True):
+        line.discount = share
+    order.taxes = []
+
+    def tax_on(amount: Decimal, kind: str, product_id: int | None, fee_id: int | None = None) -> Decimal:
+        total = ZERO
+        for priority, (name, pct) in enumerate(taxes_for(currency)):
+            tax = money(amount * pct / 100, currency)
+            total += tax
+            order.taxes.append(TaxLine(id=seq.next("tax"), order_id=order.id, name=name, rate=pct, amount=tax,
+                                       line_item_type=kind, order_product_id=product_id, priority=priority,
+                                       fee_id=fee_id))
+        return total
+
+    for line in goods:
+        line.total_tax = tax_on(line.total_ex_tax - line.discount, "item", line.id)
+        line.wrapping_tax = tax_on(line.wrapping_ex_tax, "gift-wrapping", line.id) if line.wrapping_ex_tax else ZERO
+    order.shipping_tax = tax_on(order.shipping_ex_tax, "shipping", None) if order.shipping_ex_tax else ZERO
+    order.handling_tax = tax_on(order.handling_ex_tax, "handling", None) if order.handling_ex_tax else ZERO
+    for fee in order.fees:
+        # The spec's line_item_type enum has no "fee": fee tax rows are "handling" rows (an order-level charge).
+        fee.cost_tax = tax_on(fee.cost_ex_tax, "handling", None, fee.id) if fee.taxable and fee.cost_ex_tax else ZERO
 
 
 class OrderBuilder:
@@ -217,64 +327,31 @@ class OrderBuilder:
 
     def build(self, rng: random.Random, order_id: int, created: dt.datetime,
               picks: Sequence[LinePick], opts: OrderOptions) -> Order:
-        rate = EXCHANGE_RATES[opts.currency]
-        taxes_def = EU_TAXES if opts.currency == "EUR" else US_TAXES
-        lines = [
-            OrderLine(
-                id=self.seq.next("order_product"), order_id=order_id, product_id=p.product.id,
-                variant_id=p.variant.id,
-                name=p.product.name + (f" ({p.variant.option_label})" if p.variant.option_label else ""),
-                sku=p.variant.sku, quantity=p.quantity,
-                price_ex_tax=(unit := cents(p.product.unit_price(p.variant) * rate)),
-                total_ex_tax=unit * p.quantity, discount=ZERO, total_tax=ZERO,
-            )
-            for p in picks
-        ]
-        subtotal = sum((line.total_ex_tax for line in lines), ZERO)
+        rate, currency = EXCHANGE_RATES[opts.currency], opts.currency
+        lines = [catalog_line(self.seq, order_id, p, rate=rate, currency=currency) for p in picks]
+        lines += [gift_certificate_line(self.seq, order_id, gc, currency) for gc in opts.gift_certificates]
         coupons: list[CouponUse] = []
         if opts.coupon:
             code, ctype, value = opts.coupon
-            off = cents(subtotal * value / 100) if ctype == 1 else min(cents(value * rate), subtotal)
             coupons.append(CouponUse(id=self.seq.next("coupon_use"), coupon_id=10 + COUPONS.index(opts.coupon),
-                                     order_id=order_id, code=code, type=ctype, amount=value, discount=off))
-        manual = min(cents(opts.manual_discount * rate), subtotal - sum((c.discount for c in coupons), ZERO))
-        discounts = _allocate(manual + sum((c.discount for c in coupons), ZERO), [li.total_ex_tax for li in lines])
-        for line, share in zip(lines, discounts, strict=True):
-            line.discount = share
-        if opts.wrap_first_line and lines:
-            lines[0].wrapping_ex_tax = cents(Decimal("4.95") * rate)
+                                     order_id=order_id, code=code, type=ctype, amount=value, discount=ZERO))
+        goods = [line for line in lines if not line.is_gift_certificate]
+        if opts.wrap_first_line and goods:
+            goods[0].wrapping_ex_tax = money(Decimal("4.95") * rate, currency)
         ship_name, ship_cost = opts.shipping
         address_id = self.seq.next("order_address")
-        taxes: list[TaxLine] = []
-
-        def tax_on(base: Decimal, kind: str, product_id: int | None) -> Decimal:
-            total = ZERO
-            for priority, (name, pct) in enumerate(taxes_def):
-                amount = cents(base * pct / 100)
-                total += amount
-                taxes.append(TaxLine(id=self.seq.next("tax"), order_id=order_id, name=name, rate=pct,
-                                     amount=amount, line_item_type=kind, order_product_id=product_id,
-                                     priority=priority))
-            return total
-
-        for line in lines:
-            line.total_tax = tax_on(line.total_ex_tax - line.discount, "item", line.id)
-            if line.wrapping_ex_tax:
-                line.wrapping_tax = tax_on(line.wrapping_ex_tax, "gift-wrapping", line.id)
-        shipping_ex = cents(ship_cost * rate)
-        handling_ex = cents(opts.handling * rate)
         order = Order(
             id=order_id, customer_id=opts.customer.id if opts.customer else 0, status_id=opts.status_id,
-            date_created=created, date_modified=created, currency=opts.currency, exchange_rate=rate,
+            date_created=created, date_modified=created, currency=currency, exchange_rate=rate,
             billing=self._billing(rng, opts.customer), shipping=self._billing(rng, opts.customer),
-            shipping_method=ship_name, lines=lines, shipping_ex_tax=shipping_ex,
-            shipping_tax=tax_on(shipping_ex, "shipping", None) if shipping_ex else ZERO,
-            handling_ex_tax=handling_ex,
-            handling_tax=tax_on(handling_ex, "handling", None) if handling_ex else ZERO,
-            discount_amount=manual, coupons=coupons, taxes=taxes, gift_certificate_amount=ZERO,
-            store_credit_amount=ZERO, gateway="", payment_method="", address_id=address_id,
-            ip_address=f"203.0.113.{order_id % 250 + 1}", cart_id=f"cart-{order_id:08d}",
+            shipping_method=ship_name, lines=lines, shipping_ex_tax=money(ship_cost * rate, currency),
+            shipping_tax=ZERO, handling_ex_tax=money(opts.handling * rate, currency), handling_tax=ZERO,
+            discount_amount=money(opts.manual_discount * rate, currency), coupons=coupons, taxes=[],
+            gift_certificate_amount=ZERO, store_credit_amount=ZERO, gateway="", payment_method="",
+            address_id=address_id, ip_address=f"203.0.113.{order_id % 250 + 1}", cart_id=f"cart-{order_id:08d}",
+            fees=[fee_record(self.seq, spec) for spec in opts.fees],
         )
+        price_order(order, self.seq)
         self._pay(rng, order, opts)
         return order
 
@@ -305,8 +382,8 @@ class OrderBuilder:
     def _pay(self, rng: random.Random, order: Order, opts: OrderOptions) -> None:
         """Split the exact total over gift certificate, store credit and the card gateway."""
         total = order.total_inc_tax
-        gift = min(cents(opts.gift_certificate), total)
-        credit = min(cents(opts.store_credit), total - gift) if opts.customer else ZERO
+        gift = min(money(opts.gift_certificate, order.currency), total)
+        credit = min(money(opts.store_credit, order.currency), total - gift) if opts.customer else ZERO
         card = total - gift - credit
         order.gift_certificate_amount, order.store_credit_amount = gift, credit
         order.gateway = opts.gateway if card > ZERO else ""
@@ -315,15 +392,11 @@ class OrderBuilder:
             else "Gift Certificate" if gift > ZERO else "Store Credit"
         )
         when = order.date_created + dt.timedelta(seconds=5)
-        method = "electronic_wallet" if opts.gateway == "paypalexpress" else "credit_card"
+        method = card_method(opts.gateway)
         last4 = f"{rng.randint(0, 9999):04d}"
         status = opts.status_id
         if status in CAPTURED_STATUSES:
-            if gift:
-                self.txn(order, when, "purchase", "gift_certificate", gift, "giftcertificate",
-                          gift_certificate_code=f"GC-{order.id:06d}")
-            if credit:
-                self.txn(order, when, "purchase", "store_credit", credit, "storecredit")
+            self.redeem(order, when)
             if card:
                 if opts.failed_attempt:
                     self.txn(order, when - dt.timedelta(seconds=3), "purchase", method, card, opts.gateway,
@@ -334,6 +407,10 @@ class OrderBuilder:
                               opts.gateway, card_last4=last4, reference_transaction_id=auth.id)
                 else:
                     self.txn(order, when, "purchase", method, card, opts.gateway, card_last4=last4)
+        elif status == 7 and opts.authorize_only:
+            self.redeem(order, when)  # tenders held by the store are taken at checkout, the card only authorized
+            if card:
+                self.txn(order, when, "authorization", method, card, opts.gateway, card_last4=last4)
         elif status == 7 and card:
             self.txn(order, when, "pending", method, card, opts.gateway, card_last4=last4)
         elif status == 5 and card:
@@ -343,22 +420,29 @@ class OrderBuilder:
         elif status == 0 and card and opts.failed_attempt:
             self.txn(order, when, "purchase", method, card, opts.gateway, status="error", card_last4=last4)
 
+    def redeem(self, order: Order, when: dt.datetime) -> None:
+        """Take the gift certificate and store credit parts of the total (purchases, never authorized)."""
+        if order.gift_certificate_amount:
+            self.txn(order, when, "purchase", "gift_certificate", order.gift_certificate_amount, "giftcertificate",
+                     gift_certificate_code=f"GC-{order.id:06d}")
+        if order.store_credit_amount:
+            self.txn(order, when, "purchase", "store_credit", order.store_credit_amount, "storecredit")
+
+
+def card_method(gateway: str) -> str:
+    return "electronic_wallet" if gateway == "paypalexpress" else "credit_card"
+
 
 def capture_payment(builder: OrderBuilder, order: Order, when: dt.datetime) -> None:
     """Payment confirmed later (awaiting payment -> paid): capture every source of the total."""
     card = order.total_inc_tax - order.gift_certificate_amount - order.store_credit_amount
     gateway = order.gateway or "testgateway"
-    method = "electronic_wallet" if gateway == "paypalexpress" else "credit_card"
-    if order.gift_certificate_amount:
-        builder.txn(order, when, "purchase", "gift_certificate", order.gift_certificate_amount, "giftcertificate",
-                     gift_certificate_code=f"GC-{order.id:06d}")
-    if order.store_credit_amount:
-        builder.txn(order, when, "purchase", "store_credit", order.store_credit_amount, "storecredit")
+    builder.redeem(order, when)
     if card > ZERO:
         pending = next((t for t in order.transactions if t.event in ("pending", "authorization")), None)
-        builder.txn(order, when, "capture" if pending else "purchase", method, card, gateway,
-                     card_last4=pending.card_last4 if pending else "4242",
-                     reference_transaction_id=pending.id if pending else None)
+        builder.txn(order, when, "capture" if pending else "purchase", card_method(gateway), card, gateway,
+                    card_last4=pending.card_last4 if pending else "4242",
+                    reference_transaction_id=pending.id if pending else None)
 
 
 def pick_lines(rng: random.Random, products: Sequence[Product], count: int) -> list[LinePick]:

@@ -2,7 +2,8 @@
 
 Kept apart from the rendering so tests and chaos runs can compute their own expectations from
 the raw numbers (``sim.store``) instead of trusting the JSON the hook under test also reads.
-Money is ``Decimal`` rounded to cents in the transactional currency of the order.
+Money is ``Decimal`` rounded to the minor unit of the order's transactional currency (cents for
+most, whole yen for JPY, fils for KWD): ``money(value, currency)`` is the one rounding rule.
 """
 
 from __future__ import annotations
@@ -36,9 +37,23 @@ PAID_STATUSES = frozenset({2, 3, 8, 9, 10, 11})
 CAPTURED_STATUSES = PAID_STATUSES | {4, 14}
 
 
+# ISO 4217 minor units that are not 2; every other currency rounds to the cent.
+MINOR_UNITS: dict[str, int] = {"JPY": 0, "KWD": 3}
+
+
 def cents(value: Decimal) -> Decimal:
-    """Round half-up to the cent, the way the storefront stores every amount."""
+    """Round half-up to the cent: catalog prices (store currency) and 2-decimal currencies."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def quantum(currency: str) -> Decimal:
+    """The smallest amount of ``currency`` (0.01, 1 for JPY, 0.001 for KWD)."""
+    return Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+
+
+def money(value: Decimal, currency: str) -> Decimal:
+    """Round half-up to the currency's minor unit, the way the storefront stores every order amount."""
+    return value.quantize(quantum(currency), rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -151,10 +166,16 @@ class OrderLine:
     refund_amount: Decimal = ZERO  # tax included
     refund_tax: Decimal = ZERO
     wrapping_refunded: bool = False
+    type: str = "physical"  # physical | giftcertificate (sold, not redeemed: no tax, no discount)
+    recipient_email: str = ""  # gift certificates are delivered by email
 
     @property
     def total_inc_tax(self) -> Decimal:
         return self.total_ex_tax + self.total_tax
+
+    @property
+    def is_gift_certificate(self) -> bool:
+        return self.type == "giftcertificate"
 
     @property
     def discounted_total_inc_tax(self) -> Decimal:
@@ -168,9 +189,27 @@ class TaxLine:
     name: str
     rate: Decimal  # percent, e.g. 6.0
     amount: Decimal
-    line_item_type: str  # item | shipping | handling | gift-wrapping
+    line_item_type: str  # item | shipping | handling | gift-wrapping (fee tax is rendered as handling)
     order_product_id: int | None
     priority: int
+    fee_id: int | None = None  # set on the rows taxing an order fee
+
+
+@dataclass
+class Fee:
+    """An order-level custom fee (v2 ``orderFees_Resp``); refund item type FEE, item_id = ``id``."""
+
+    id: int
+    name: str
+    cost_ex_tax: Decimal
+    taxable: bool = True
+    cost_tax: Decimal = ZERO
+    refunded_amount: Decimal = ZERO  # tax included
+    refunded_tax: Decimal = ZERO
+
+    @property
+    def cost_inc_tax(self) -> Decimal:
+        return self.cost_ex_tax + self.cost_tax
 
 
 @dataclass
@@ -205,10 +244,14 @@ class Transaction:
     def captures_money(self) -> bool:
         return self.status == "ok" and self.event in ("purchase", "capture")
 
+    @property
+    def is_void(self) -> bool:
+        return self.status == "ok" and self.event == "void"
+
 
 @dataclass
 class RefundItem:
-    item_type: str  # PRODUCT | SHIPPING | HANDLING | GIFT_WRAPPING | ORDER
+    item_type: str  # PRODUCT | SHIPPING | HANDLING | GIFT_WRAPPING | ORDER | FEE
     item_id: int
     amount: Decimal  # tax included
     tax: Decimal
@@ -275,6 +318,8 @@ class Order:
     customer_message: str = ""
     shipping_refunded: bool = False
     handling_refunded: bool = False
+    fees: list[Fee] = field(default_factory=list)
+    is_deleted: bool = False  # archived: still readable by id, hidden from the default listing
 
     @property
     def wrapping_ex_tax(self) -> Decimal:
@@ -298,8 +343,16 @@ class Order:
         return sum((c.discount for c in self.coupons), ZERO)
 
     @property
+    def fees_ex_tax(self) -> Decimal:
+        return sum((fee.cost_ex_tax for fee in self.fees), ZERO)
+
+    @property
+    def fees_tax(self) -> Decimal:
+        return sum((fee.cost_tax for fee in self.fees), ZERO)
+
+    @property
     def total_tax(self) -> Decimal:
-        return self.subtotal_tax + self.shipping_tax + self.handling_tax + self.wrapping_tax
+        return self.subtotal_tax + self.shipping_tax + self.handling_tax + self.wrapping_tax + self.fees_tax
 
     @property
     def total_ex_tax(self) -> Decimal:
@@ -308,6 +361,7 @@ class Order:
             + self.shipping_ex_tax
             + self.handling_ex_tax
             + self.wrapping_ex_tax
+            + self.fees_ex_tax
             - self.discount_amount
             - self.coupon_discount
         )
@@ -320,9 +374,29 @@ class Order:
     def items_total(self) -> int:
         return sum(line.quantity for line in self.lines)
 
+    def live_captures(self) -> list[Transaction]:
+        """Captures and purchases that no later void took back, oldest first."""
+        voided = {t.reference_transaction_id for t in self.transactions if t.is_void}
+        return [t for t in self.transactions if t.captures_money and t.id not in voided]
+
     @property
     def captured(self) -> Decimal:
-        return sum((t.amount for t in self.transactions if t.captures_money), ZERO)
+        """Money the store holds before refunds: captures minus the captures voided since."""
+        return sum((t.amount for t in self.live_captures()), ZERO)
+
+    def open_authorizations(self) -> list[tuple[Transaction, Decimal]]:
+        """Each authorization with what is neither captured nor voided yet, oldest first."""
+        auths = [t for t in self.transactions if t.status == "ok" and t.event == "authorization"]
+        left = {t.id: t.amount for t in auths}
+        for t in self.transactions:
+            if t.reference_transaction_id in left and (t.captures_money or t.is_void):
+                left[t.reference_transaction_id] -= t.amount
+        return [(t, left[t.id]) for t in auths if left[t.id] > ZERO]
+
+    @property
+    def authorized_open(self) -> Decimal:
+        """Authorized and not settled yet: a capture or a cancel (void) settles it."""
+        return sum((left for _, left in self.open_authorizations()), ZERO)
 
     @property
     def refunded(self) -> Decimal:
@@ -330,3 +404,6 @@ class Order:
 
     def line(self, order_product_id: int) -> OrderLine | None:
         return next((line for line in self.lines if line.id == order_product_id), None)
+
+    def fee(self, fee_id: int) -> Fee | None:
+        return next((fee for fee in self.fees if fee.id == fee_id), None)

@@ -2,7 +2,8 @@
 
 One function serves both the seeded history and the control API, so a refund created live obeys
 exactly the limits the seeded ones do: never more units than sold, shipping and handling once,
-and never more money than was captured minus earlier refunds.
+a fee up to what is left of it, and never more money than was captured (net of voids) minus
+earlier refunds. Every amount is exact at the minor unit of the order's currency.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from sandbox.bigcommerce.data import Dataset, Sequences
 from sandbox.bigcommerce.model import (
     PAID_STATUSES,
     ZERO,
+    Fee,
     Order,
     Refund,
     RefundItem,
     RefundPayment,
     Transaction,
-    cents,
+    money,
+    quantum,
 )
 
-ITEM_TYPES = ("PRODUCT", "GIFT_WRAPPING", "SHIPPING", "HANDLING", "ORDER")
+ITEM_TYPES = ("PRODUCT", "GIFT_WRAPPING", "SHIPPING", "HANDLING", "ORDER", "FEE")
 # Card gateways give money back first, then store credit, then gift certificates.
 _SOURCE_ORDER = {"storecredit": 1, "giftcertificate": 2}
 
@@ -44,14 +47,34 @@ def _int(value: Any, what: str) -> int:
     return value
 
 
-def _money(value: Any, what: str) -> Decimal:
+def _money(value: Any, what: str, currency: str) -> Decimal:
     try:
         amount = Decimal(str(value))
     except InvalidOperation as exc:
         raise RefundRejected(f"{what} must be a number, got {value!r}") from exc
-    if amount <= 0 or amount != cents(amount):
-        raise RefundRejected(f"{what} must be positive with at most 2 decimals, got {value!r}")
+    if not amount.is_finite() or amount <= 0 or amount != money(amount, currency):
+        raise RefundRejected(f"{what} must be positive and exact to the {currency} minor unit "
+                             f"({quantum(currency)}), got {value!r}")
     return amount
+
+
+def _fee_item(order: Order, fee: Fee | None, raw: Mapping[str, Any], where: str) -> RefundItem:
+    """All that is left of a fee (tax included, like SHIPPING and HANDLING), or a requested part of
+    it carrying its pro-rata share of the fee's tax."""
+    if fee is None:
+        raise RefundRejected(f"{where}: order {order.id} has no fee {raw.get('item_id')!r}")
+    left = fee.cost_inc_tax - fee.refunded_amount
+    if left <= ZERO:
+        raise RefundRejected(f"{where}: nothing left to refund for FEE {fee.id} on order {order.id}")
+    requested = raw.get("amount", raw.get("requested_amount"))
+    if requested is None:
+        return RefundItem("FEE", fee.id, left, fee.cost_tax - fee.refunded_tax)
+    amount = _money(requested, f"{where}.amount", order.currency)
+    if amount > left:
+        raise RefundRejected(f"{where}: amount {amount} exceeds the {left} left of FEE {fee.id}")
+    tax = (fee.cost_tax - fee.refunded_tax if amount == left
+           else money(fee.cost_tax * amount / fee.cost_inc_tax, order.currency))
+    return RefundItem("FEE", fee.id, amount, tax, requested_amount=amount)
 
 
 def _price_items(order: Order, raw_items: Iterable[Mapping[str, Any]]) -> list[RefundItem]:
@@ -78,19 +101,22 @@ def _price_items(order: Order, raw_items: Iterable[Mapping[str, Any]]) -> list[R
                 amount = line.discounted_total_inc_tax - line.refund_amount
                 tax = line.total_tax - line.refund_tax
             else:
-                amount = cents(line.discounted_total_inc_tax * qty / line.quantity)
-                tax = cents(line.total_tax * qty / line.quantity)
+                amount = money(line.discounted_total_inc_tax * qty / line.quantity, order.currency)
+                tax = money(line.total_tax * qty / line.quantity, order.currency)
             priced.append(RefundItem("PRODUCT", item_id, amount, tax, quantity=qty))
             continue
         if kind == "ORDER":
             if item_id != order.id:
                 raise RefundRejected(f"{where}: ORDER item_id must be the order id {order.id}")
-            amount = _money(raw.get("amount", raw.get("requested_amount")), f"{where}.amount")
+            amount = _money(raw.get("amount", raw.get("requested_amount")), f"{where}.amount", order.currency)
             priced.append(RefundItem("ORDER", item_id, amount, ZERO, requested_amount=amount))
             continue
         if (kind, item_id) in once:
             raise RefundRejected(f"{where}: {kind} {item_id} appears twice")
         once.add((kind, item_id))
+        if kind == "FEE":
+            priced.append(_fee_item(order, order.fee(item_id), raw, where))
+            continue
         if kind == "GIFT_WRAPPING":
             line = order.line(item_id)
             if line is None or not line.wrapping_ex_tax or line.wrapping_refunded:
@@ -123,6 +149,7 @@ def full_refund_items(order: Order) -> list[dict[str, Any]]:
         items.append({"item_type": "SHIPPING", "item_id": order.address_id})
     if order.handling_ex_tax + order.handling_tax > ZERO and not order.handling_refunded:
         items.append({"item_type": "HANDLING", "item_id": order.address_id})
+    items += [{"item_type": "FEE", "item_id": fee.id} for fee in order.fees if fee.cost_inc_tax > fee.refunded_amount]
     left = refundable(order)
     value = sum((i.amount for i in _price_items(order, items)), ZERO) if items else ZERO
     if value > left or not items:  # earlier goodwill refunds used up part of the money
@@ -139,8 +166,7 @@ def _payment_sources(order: Order) -> list[tuple[Transaction, Decimal]]:
         for payment in refund.payments:
             already[payment.provider_id] = already.get(payment.provider_id, ZERO) + payment.amount
     sources = []
-    for txn in sorted((t for t in order.transactions if t.captures_money),
-                      key=lambda t: (_SOURCE_ORDER.get(t.gateway, 0), t.id)):
+    for txn in sorted(order.live_captures(), key=lambda t: (_SOURCE_ORDER.get(t.gateway, 0), t.id)):
         used = min(already.get(txn.gateway, ZERO), txn.amount)
         already[txn.gateway] = already.get(txn.gateway, ZERO) - used
         if txn.amount - used > ZERO:
@@ -187,6 +213,9 @@ def apply_refund(order: Order, raw_items: Iterable[Mapping[str, Any]], created: 
             order.shipping_refunded = True
         elif item.item_type == "HANDLING":
             order.handling_refunded = True
+        elif item.item_type == "FEE" and (fee := order.fee(item.item_id)) is not None:
+            fee.refunded_amount += item.amount
+            fee.refunded_tax += item.tax
     order.refunds.append(refund)
     order.status_id = 4 if order.refunded == order.captured else 14
     order.date_modified = max(order.date_modified, created)
@@ -212,5 +241,5 @@ def seed_refunds(rng: random.Random, data: Dataset) -> None:
                 items.append({"item_type": "SHIPPING", "item_id": order.address_id})
         else:
             items = [{"item_type": "ORDER", "item_id": order.id,
-                      "amount": str(max(cents(order.total_inc_tax / 10), Decimal("0.01")))}]
+                      "amount": str(max(money(order.total_inc_tax / 10, order.currency), quantum(order.currency)))}]
         apply_refund(order, items, created, data.seq, reason=rng.choice(("Damaged", "Changed mind", "Late delivery")))

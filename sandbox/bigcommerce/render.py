@@ -1,7 +1,7 @@
 """Model -> JSON shapes of the public contract (orders v2, orders v3, customers v3, catalog v3).
 
 v2 money is a 4-decimal string and v2 dates are RFC 2822 in UTC; v3 money is a JSON number
-(rendered from the cent-exact Decimal) and v3 dates are ISO 8601. Field names and types follow
+(rendered from the Decimal, exact at the currency's minor unit) and v3 dates are ISO 8601. Field names and types follow
 the OpenAPI files under ``shared/specs/bigcommerce``; contract tests validate them.
 """
 
@@ -13,11 +13,12 @@ from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any
 
-from sandbox.bigcommerce.data import CURRENCY_IDS, STORE_CURRENCY
+from sandbox.bigcommerce.data import CURRENCY_IDS, FEE_TAX_CLASS_ID, NON_TAXABLE_CLASS_ID, STORE_CURRENCY
 from sandbox.bigcommerce.model import (
     STATUS_NAMES,
     ZERO,
     Customer,
+    Fee,
     Order,
     OrderLine,
     PostalAddress,
@@ -70,11 +71,20 @@ def _address(a: PostalAddress) -> dict[str, Any]:
     }
 
 
-def order_v2(order: Order, api: str, *, line_items: bool = False) -> dict[str, Any]:
-    """One order; ``api`` is the v2 base URL used in resource links."""
+def payment_status(order: Order) -> str:
+    """From the status, refined by the money: an open authorization is ``authorized``, and a
+    cancelled order that kept captured money is still ``captured`` (cancelling refunds nothing)."""
+    if order.status_id in (1, 7) and order.authorized_open:
+        return "authorized"
+    if order.status_id == 5 and order.captured:
+        return "captured"
+    return _PAYMENT_STATUS.get(order.status_id, "captured")
+
+
+def order_v2(order: Order, api: str, *, line_items: bool = False, fees: bool = False) -> dict[str, Any]:
+    """One order; ``api`` is the v2 base URL used in resource links. ``fees`` is ``include=fees``."""
     rate = f"{order.exchange_rate:.10f}"
     status = order.status_id
-    payment_status = _PAYMENT_STATUS.get(status, "captured")
     body: dict[str, Any] = {
         "id": order.id,
         "customer_id": order.customer_id,
@@ -111,9 +121,9 @@ def order_v2(order: Order, api: str, *, line_items: bool = False) -> dict[str, A
         "payment_method": order.payment_method,
         "payment_provider_id": next((t.gateway_transaction_id for t in order.transactions
                                      if t.captures_money and t.gateway == order.gateway), ""),
-        "payment_status": payment_status,
+        "payment_status": payment_status(order),
         "refunded_amount": money4(ZERO),  # the spec: "always returns 0"; refunds live in v3
-        "order_is_digital": False,
+        "order_is_digital": bool(order.lines) and all(line.is_gift_certificate for line in order.lines),
         "store_credit_amount": money4(order.store_credit_amount),
         "gift_certificate_amount": money4(order.gift_certificate_amount),
         "ip_address": order.ip_address,
@@ -132,7 +142,7 @@ def order_v2(order: Order, api: str, *, line_items: bool = False) -> dict[str, A
         "discount_amount": money4(order.discount_amount),
         "coupon_discount": money4(order.coupon_discount),
         "shipping_address_count": 1,
-        "is_deleted": False,
+        "is_deleted": order.is_deleted,
         "ebay_order_id": "0",
         "cart_id": order.cart_id,
         "billing_address": _address(order.billing),
@@ -151,16 +161,36 @@ def order_v2(order: Order, api: str, *, line_items: bool = False) -> dict[str, A
     }
     if line_items:
         body["consignments"] = consignments(order, api)
+    if fees:
+        body["fees"] = [fee(f) for f in order.fees]
     return body
 
 
 def consignments(order: Order, api: str) -> dict[str, Any]:
-    """``include=consignments.line_items`` with ``consignment_structure=object``: one shipping consignment."""
+    """``include=consignments.line_items`` with ``consignment_structure=object``: one shipping
+    consignment for the goods, one email consignment per gift certificate recipient."""
+    goods = [line for line in order.lines if not line.is_gift_certificate]
     shipping = shipping_address(order, api)
-    shipping["line_items"] = [order_product(line, order) for line in order.lines[:LINE_ITEM_CAP]]
-    if len(order.lines) > LINE_ITEM_CAP:
+    shipping["line_items"] = [order_product(line, order) for line in goods[:LINE_ITEM_CAP]]
+    if len(goods) > LINE_ITEM_CAP:
         shipping["__warning__"] = {"message": LINE_ITEM_WARNING}
-    return {"pickups": [], "shipping": [shipping], "downloads": [], "email": {"gift_certificates": []}}
+    by_recipient: dict[str, list[dict[str, Any]]] = {}
+    for line in order.lines:
+        if line.is_gift_certificate:
+            by_recipient.setdefault(line.recipient_email, []).append(order_product(line, order))
+    return {"pickups": [], "shipping": [shipping] if goods else [], "downloads": [], "email": {
+        "gift_certificates": [{"recipient_email": email, "line_items": items} for email, items in by_recipient.items()],
+    }}
+
+
+def fee(item: Fee) -> dict[str, Any]:
+    """``orderFees_Resp``: costs as 4-dp strings like every other v2 amount."""
+    return {
+        "id": item.id, "type": "custom_fee", "display_name_customer": item.name, "display_name_merchant": item.name,
+        "source": "v2", "base_cost": money4(item.cost_ex_tax), "cost_ex_tax": money4(item.cost_ex_tax),
+        "cost_inc_tax": money4(item.cost_inc_tax), "cost_tax": money4(item.cost_tax),
+        "tax_class_id": FEE_TAX_CLASS_ID if item.taxable else NON_TAXABLE_CLASS_ID,
+    }
 
 
 def order_product(line: OrderLine, order: Order) -> dict[str, Any]:
@@ -170,17 +200,19 @@ def order_product(line: OrderLine, order: Order) -> dict[str, Any]:
         discounts.append({"id": "coupon" if order.coupons else "manual-discount", "amount": money4(line.discount),
                           "name": order.coupons[0].code if order.coupons else "Manual Discount",
                           "code": order.coupons[0].code if order.coupons else None, "target": "order"})
+    digital = line.is_gift_certificate
     return {
         "id": line.id, "order_id": order.id, "product_id": line.product_id, "variant_id": line.variant_id,
         "order_address_id": order.address_id, "name": line.name, "name_customer": line.name,
-        "name_merchant": line.name, "sku": line.sku, "upc": "", "type": "physical",
+        "name_merchant": line.name, "sku": line.sku, "upc": "", "type": line.type,
         "base_price": money4(line.price_ex_tax), "price_ex_tax": money4(line.price_ex_tax),
         "price_inc_tax": money4(line.price_ex_tax + unit_tax), "price_tax": money4(unit_tax),
         "base_total": money4(line.total_ex_tax), "total_ex_tax": money4(line.total_ex_tax),
         "total_inc_tax": money4(line.total_inc_tax), "total_tax": money4(line.total_tax),
         "discounted_total_inc_tax": money4(line.discounted_total_inc_tax),
         "quantity": line.quantity, "base_cost_price": money4(ZERO), "cost_price_inc_tax": money4(ZERO),
-        "cost_price_ex_tax": money4(ZERO), "cost_price_tax": money4(ZERO), "weight": "1.0000",
+        "cost_price_ex_tax": money4(ZERO), "cost_price_tax": money4(ZERO),
+        "weight": "0.0000" if digital else "1.0000",
         "width": "0.0000", "height": "0.0000", "depth": "0.0000",
         "is_refunded": line.quantity_refunded >= line.quantity, "quantity_refunded": line.quantity_refunded,
         "refund_amount": money4(line.refund_amount), "return_id": 0, "wrapping_id": 1 if line.wrapping_ex_tax else 0,
@@ -188,12 +220,12 @@ def order_product(line: OrderLine, order: Order) -> dict[str, Any]:
         "base_wrapping_cost": money4(line.wrapping_ex_tax), "wrapping_cost_ex_tax": money4(line.wrapping_ex_tax),
         "wrapping_cost_inc_tax": money4(line.wrapping_ex_tax + line.wrapping_tax),
         "wrapping_cost_tax": money4(line.wrapping_tax), "wrapping_message": "",
-        "quantity_shipped": line.quantity if order.status_id in (2, 10) else 0,
+        "quantity_shipped": line.quantity if order.status_id in (2, 10) and not digital else 0,
         "event_name": None, "event_date": None, "fixed_shipping_cost": money4(ZERO), "ebay_item_id": "",
         "ebay_transaction_id": "", "option_set_id": None, "parent_order_product_id": None,
         "is_bundled_product": False, "bin_picking_number": "", "external_id": None, "brand": "",
         "applied_discounts": discounts, "product_options": [], "configurable_fields": [],
-        "gift_certificate_id": None,
+        "gift_certificate_id": line.id if digital else None,  # the sim issues one certificate per line
     }
 
 
@@ -282,6 +314,25 @@ def transaction(txn: Transaction) -> dict[str, Any]:
     elif txn.method == "store_credit":
         body["store_credit"] = {"remaining_balance": 0.0}
     return body
+
+
+_TXN_RESULTS = {"authorization": ("authorized", "Authorized"), "capture": ("captured", "Captured"),
+                "purchase": ("captured", "Captured"), "refund": ("refunded", "Refunded"),
+                "void": ("voided", "Voided"), "pending": ("pending", "Pending")}
+
+
+def transaction_event(txn: Transaction) -> dict[str, Any]:
+    """``store/order/transaction/*`` data, as in DOC-WH-EVENTS: ids as strings, the platform id is
+    the v3 transaction id (``/v3/orders/{id}/transactions``), the provider id the gateway's."""
+    code, message = _TXN_RESULTS.get(txn.event, (txn.event, txn.event.title()))
+    ok = txn.status == "ok"
+    return {
+        "type": "transaction", "order_id": str(txn.order_id), "transaction_id": str(txn.id),
+        "transaction_status": "complete" if ok else "failed", "transaction_type": txn.event,
+        "result": {"code": code if ok else "error", "message": message if ok else "Declined",
+                   "type": "success" if ok else "error"},
+        "platform_transaction_id": str(txn.id), "provider_transaction_id": txn.gateway_transaction_id,
+    }
 
 
 def refund(item: Refund) -> dict[str, Any]:

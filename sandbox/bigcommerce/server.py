@@ -3,7 +3,8 @@
 Behaves like the public contract (``shared/reference/bigcommerce.md``): ``X-Auth-Token`` on every
 store request, v2 bare arrays with 204 at the end, v3 ``{data, meta}``, the two error shapes,
 per-store rate limiting with ``X-Rate-Limit-*`` headers, and signed webhooks with retries.
-The ``/_sandbox/`` control API seeds, mutates and inspects the store for tests and demos.
+The ``/_sandbox/`` control API seeds, mutates and inspects the store for tests and demos; every
+order change it (or a write endpoint) makes is announced with the webhooks BigCommerce fires.
 """
 
 from __future__ import annotations
@@ -19,17 +20,21 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.bigcommerce import render
+from sandbox.bigcommerce.bodies import parse_bool
 from sandbox.bigcommerce.data import DEFAULT_NOW
+from sandbox.bigcommerce.model import quantum
 from sandbox.bigcommerce.queries import BadQuery, includes, int_list, integer, moment, paging, str_list
 from sandbox.bigcommerce.ratelimit import FixedWindowLimiter, Verdict
 from sandbox.bigcommerce.refunds import RefundRejected
-from sandbox.bigcommerce.store import Clock, InvalidRequest, Store
+from sandbox.bigcommerce.store import Clock, Conflict, InvalidRequest, Outcome, Store
 from sandbox.bigcommerce.webhooks import HookRegistry, HookValidationError, WebhookDispatcher
 from sandbox.common.server import Request, Response, SimServer, empty, json_response
 
 ERROR_DOCS = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
 SORT_FIELDS = ("id", "customer_id", "date_created", "date_modified", "status_id", "channel_id", "external_id")
 _ORDER_SORT_ATTRS = ("id", "customer_id", "date_created", "date_modified", "status_id")
+# What PUT /v2/orders/{id} accepts here; any other field is refused with a 400 naming it.
+V2_PUT_FIELDS = frozenset({"is_deleted", "status_id", "billing_address"})
 PRODUCT_BATCH_MAX = 10
 VARIANT_BATCH_MAX = 50
 
@@ -135,6 +140,22 @@ class BigCommerceSim(SimServer):
     def _emit(self, scope: str, data: dict[str, Any]) -> None:
         self.webhooks.emit(scope, data, int(self.store.now().timestamp()))
 
+    def _announce(self, outcome: Outcome) -> None:
+        """The webhooks one order change fires: its own events, ``store/order/updated`` whenever the
+        order changed, ``statusUpdated`` when the status moved, one ``transaction/created`` per new
+        transaction."""
+        order_id = outcome.order.id
+        events = list(outcome.events)
+        if outcome.status_changed and not any(scope == "store/order/updated" for scope, _ in events):
+            events.append(("store/order/updated", {}))
+        for scope, extra in events:
+            self._emit(scope, {"type": "order", "id": order_id, **extra})
+        if outcome.status_changed:
+            self._emit("store/order/statusUpdated", {"type": "order", "id": order_id, "status": {
+                "previous_status_id": outcome.previous_status, "new_status_id": outcome.order.status_id}})
+        for txn in outcome.transactions:
+            self._emit("store/order/transaction/created", render.transaction_event(txn))
+
     # -- routes --------------------------------------------------------------------------
     def setup_routes(self) -> None:
         s = "/stores/{store_hash}"
@@ -145,6 +166,9 @@ class BigCommerceSim(SimServer):
             ("GET", "/v2/orders/count", self.v2_order_count),
             ("GET", "/v2/orders", self.v2_orders),
             ("GET", "/v2/orders/{order_id}", self.v2_order),
+            ("PUT", "/v2/orders/{order_id}", self.v2_update_order),
+            ("DELETE", "/v2/orders/{order_id}", self.v2_archive_order),
+            ("GET", "/v2/orders/{order_id}/fees", self.v2_fees),
             ("GET", "/v2/orders/{order_id}/products", self.v2_products),
             ("GET", "/v2/orders/{order_id}/coupons", self.v2_coupons),
             ("GET", "/v2/orders/{order_id}/taxes", self.v2_taxes),
@@ -153,6 +177,8 @@ class BigCommerceSim(SimServer):
             ("GET", "/v3/orders/payment_actions/refunds/{refund_id}", self.v3_refund),
             ("GET", "/v3/orders/{order_id}/transactions", self.v3_transactions),
             ("GET", "/v3/orders/{order_id}/payment_actions/refunds", self.v3_order_refunds),
+            ("POST", "/v3/orders/{order_id}/payment_actions/capture", self.v3_capture),
+            ("POST", "/v3/orders/{order_id}/payment_actions/void", self.v3_void),
             ("GET", "/v3/customers", self.v3_customers),
             ("GET", "/v3/catalog/products", self.v3_products),
             ("PUT", "/v3/catalog/products", self.v3_put_products),
@@ -171,6 +197,11 @@ class BigCommerceSim(SimServer):
             ("GET", "/_sandbox/state", self.ctl_state),
             ("POST", "/_sandbox/orders", self.ctl_create_order),
             ("PUT", "/_sandbox/orders/{order_id}", self.ctl_update_order),
+            ("POST", "/_sandbox/orders/{order_id}/cancel", self.ctl_cancel),
+            ("POST", "/_sandbox/orders/{order_id}/archive", self.ctl_archive),
+            ("POST", "/_sandbox/orders/{order_id}/restore", self.ctl_restore),
+            ("POST", "/_sandbox/orders/{order_id}/capture", self.ctl_capture),
+            ("POST", "/_sandbox/orders/{order_id}/void", self.ctl_void),
             ("POST", "/_sandbox/orders/{order_id}/refunds", self.ctl_refund),
             ("POST", "/_sandbox/customers", self.ctl_create_customer),
             ("PUT", "/_sandbox/customers/{customer_id}", self.ctl_update_customer),
@@ -197,12 +228,16 @@ class BigCommerceSim(SimServer):
 
     @staticmethod
     def _control_guard(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        """Bad fields 400 (the message names the field), refused by the order's state 422, unknown 404."""
+
         def wrapped(req: Request) -> Response:
             try:
                 return handler(req)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 return _control_error(400, f"invalid JSON body: {exc}")
-            except (InvalidRequest, RefundRejected, ValueError, TypeError) as exc:
+            except InvalidRequest as exc:
+                return _control_error(400, str(exc))
+            except (Conflict, RefundRejected, ValueError, TypeError) as exc:
                 return _control_error(422, str(exc))
             except KeyError as exc:
                 return _control_error(404, f"not found: {exc}")
@@ -251,7 +286,8 @@ class BigCommerceSim(SimServer):
         lo, hi = moment(req, "min_date_modified"), moment(req, "max_date_modified")
         with self.store.lock:
             candidates = (self.store.orders_modified_between(lo, hi) if lo or hi else self.store.sorted_orders())
-        checks: list[Callable[[Any], bool]] = []
+        archived = _flag(req, "is_deleted")
+        checks: list[Callable[[Any], bool]] = [lambda o: o.is_deleted == archived]
         for name, attr, cmp in (("min_id", "id", 1), ("max_id", "id", -1)):
             value = integer(req, name)
             if value is not None:
@@ -298,7 +334,7 @@ class BigCommerceSim(SimServer):
             return empty(204)
         wanted = includes(req)
         with self.store.lock:
-            body = [render.order_v2(o, self.v2_api, line_items="consignments.line_items" in wanted) for o in window]
+            body = [self._order_body(o, wanted) for o in window]
         return json_response(200, body)
 
     def v2_order_count(self, req: Request) -> Response:
@@ -311,13 +347,60 @@ class BigCommerceSim(SimServer):
             return None
         return self.store.orders.get(order_id)
 
+    def _order_body(self, order: Any, wanted: set[str]) -> dict[str, Any]:
+        return render.order_v2(order, self.v2_api, line_items="consignments.line_items" in wanted,
+                               fees="fees" in wanted)
+
     def v2_order(self, req: Request) -> Response:
+        """Archived orders stay readable by id, with ``is_deleted: true``."""
         order = self._v2_order(req)
         if order is None:
             return v2_error(404, "The requested resource was not found.")
         with self.store.lock:
-            return json_response(200, render.order_v2(order, self.v2_api,
-                                                      line_items="consignments.line_items" in includes(req)))
+            return json_response(200, self._order_body(order, includes(req)))
+
+    def v2_fees(self, req: Request) -> Response:
+        """The spec's ``orderFees_Resp`` is an object; its example wraps the list as ``{"fees": [...]}``."""
+        order = self._v2_order(req)
+        if order is None:
+            return v2_error(404, "The requested resource was not found.")
+        with self.store.lock:
+            return json_response(200, {"fees": [render.fee(f) for f in order.fees]})
+
+    def v2_archive_order(self, req: Request) -> Response:
+        """``DELETE /v2/orders/{id}`` archives (``is_deleted``): 204, no body, no money moves."""
+        order = self._v2_order(req)
+        if order is None:
+            return v2_error(404, "The requested resource was not found.")
+        self._announce(self.store.set_archived(order.id, True))
+        return empty(204)
+
+    def v2_update_order(self, req: Request) -> Response:
+        """``PUT /v2/orders/{id}``: ``is_deleted`` (archive / restore), ``status_id`` and ``billing_address``."""
+        order = self._v2_order(req)
+        if order is None:
+            return v2_error(404, "The requested resource was not found.")
+        body = req.json()
+        try:
+            if not isinstance(body, dict) or not body:
+                raise InvalidRequest("The request body must be a non-empty JSON object.")
+            unknown = sorted(set(body) - V2_PUT_FIELDS)
+            if unknown:
+                raise InvalidRequest(f"The field '{unknown[0]}' is not supported by this simulator's "
+                                     f"PUT /orders/{{id}} (supported: {sorted(V2_PUT_FIELDS)}).")
+            archived = parse_bool(body["is_deleted"], "is_deleted") if "is_deleted" in body else None
+            changes = {k: v for k, v in body.items() if k != "is_deleted"}
+            outcomes = [self.store.edit_order(order.id, changes)] if changes else []
+        except InvalidRequest as exc:
+            return v2_error(400, str(exc))
+        except Conflict as exc:
+            return v2_error(422, str(exc))
+        if archived is not None:
+            outcomes.append(self.store.set_archived(order.id, archived))
+        for outcome in outcomes:
+            self._announce(outcome)
+        with self.store.lock:
+            return json_response(200, self._order_body(order, set()))
 
     def _v2_page(self, req: Request, rows: Callable[[Any], list[dict[str, Any]]]) -> Response:
         order = self._v2_order(req)
@@ -358,6 +441,23 @@ class BigCommerceSim(SimServer):
             return empty(204)
         return json_response(200, {"data": rows, "meta": {"pagination": render.pagination(len(rows), 1, len(rows),
                                                                                           len(rows))}})
+
+    def _payment_action(self, req: Request, action: Callable[[int], Outcome]) -> Response:
+        """v3 capture / void: synchronous here (BigCommerce schedules them); 201 with an empty object."""
+        order = self._v2_order(req)
+        if order is None:
+            return v3_error(404, f"Order {req.params['order_id']} not found")
+        try:
+            self._announce(action(order.id))
+        except Conflict as exc:
+            return v3_error(422, str(exc))
+        return json_response(201, {})
+
+    def v3_capture(self, req: Request) -> Response:
+        return self._payment_action(req, lambda order_id: self.store.capture(order_id, {}))
+
+    def v3_void(self, req: Request) -> Response:
+        return self._payment_action(req, self.store.void_authorization)
 
     def v3_all_refunds(self, req: Request) -> Response:
         page, limit = paging(req)
@@ -575,39 +675,54 @@ class BigCommerceSim(SimServer):
             for raw, order in zip(state["orders"], self.store.sorted_orders(), strict=True):
                 raw.update(subtotal_ex_tax=order.subtotal_ex_tax, total_ex_tax=order.total_ex_tax,
                            total_tax=order.total_tax, total_inc_tax=order.total_inc_tax, captured=order.captured,
-                           refunded=order.refunded, coupon_discount=order.coupon_discount)
+                           refunded=order.refunded, coupon_discount=order.coupon_discount,
+                           fees_ex_tax=order.fees_ex_tax, fees_tax=order.fees_tax,
+                           authorized_open=order.authorized_open, minor_unit=str(quantum(order.currency)))
         state["hooks"] = [h.to_json() for h in self.hooks.listing()]
         return Response(200, json.dumps(state, default=_raw_json, separators=(",", ":")).encode(),
                         {"Content-Type": "application/json"})
 
     def ctl_create_order(self, req: Request) -> Response:
-        body = req.json() or {}
-        order = self.store.create_order(body)
+        order = self.store.create_order(_object_body(req))
         self._emit("store/order/created", {"type": "order", "id": order.id})
         self._emit("store/order/statusUpdated", {"type": "order", "id": order.id, "status": {
             "previous_status_id": 0, "new_status_id": order.status_id}})
         with self.store.lock:
-            return json_response(201, render.order_v2(order, self.v2_api, line_items=True))
+            return json_response(201, render.order_v2(order, self.v2_api, line_items=True, fees=True))
+
+    def _order_changed(self, outcome: Outcome) -> Response:
+        """Announce the change, answer with the order as ``GET /v2/orders/{id}?include=...`` shows it."""
+        self._announce(outcome)
+        with self.store.lock:
+            return json_response(200, render.order_v2(outcome.order, self.v2_api, line_items=True, fees=True))
+
+    def _transactions_made(self, outcome: Outcome) -> Response:
+        """Announce the change, answer 201 with the new transactions as v3 renders them."""
+        self._announce(outcome)
+        with self.store.lock:
+            return json_response(201, {"data": [render.transaction(t) for t in outcome.transactions], "meta": {}})
 
     def ctl_update_order(self, req: Request) -> Response:
-        body = req.json() or {}
-        if "status_id" not in body:
-            raise InvalidRequest("status_id is required")
-        order, previous = self.store.set_status(int(req.params["order_id"]), body["status_id"])
-        self._emit("store/order/updated", {"type": "order", "id": order.id})
-        if previous != order.status_id:
-            self._emit("store/order/statusUpdated", {"type": "order", "id": order.id, "status": {
-                "previous_status_id": previous, "new_status_id": order.status_id}})
-        with self.store.lock:
-            return json_response(200, render.order_v2(order, self.v2_api))
+        return self._order_changed(self.store.edit_order(int(req.params["order_id"]), _object_body(req)))
+
+    def ctl_cancel(self, req: Request) -> Response:
+        return self._order_changed(self.store.cancel(int(req.params["order_id"])))
+
+    def ctl_archive(self, req: Request) -> Response:
+        return self._order_changed(self.store.set_archived(int(req.params["order_id"]), True))
+
+    def ctl_restore(self, req: Request) -> Response:
+        return self._order_changed(self.store.set_archived(int(req.params["order_id"]), False))
+
+    def ctl_capture(self, req: Request) -> Response:
+        return self._transactions_made(self.store.capture(int(req.params["order_id"]), _object_body(req)))
+
+    def ctl_void(self, req: Request) -> Response:
+        return self._transactions_made(self.store.void_capture(int(req.params["order_id"])))
 
     def ctl_refund(self, req: Request) -> Response:
-        refund, previous = self.store.refund(int(req.params["order_id"]), req.json() or {})
-        order = self.store.order(refund.order_id)
-        self._emit("store/order/refund/created", {"type": "order", "id": order.id, "refund": {"refund_id": refund.id}})
-        if previous != order.status_id:
-            self._emit("store/order/statusUpdated", {"type": "order", "id": order.id, "status": {
-                "previous_status_id": previous, "new_status_id": order.status_id}})
+        refund, outcome = self.store.refund_order(int(req.params["order_id"]), _object_body(req))
+        self._announce(outcome)
         with self.store.lock:
             return json_response(201, {"data": render.refund(refund), "meta": {}})
 
@@ -632,6 +747,22 @@ class BigCommerceSim(SimServer):
 
     def ctl_deliveries(self, req: Request) -> Response:
         return json_response(200, {"deliveries": self.webhooks.snapshot(), "pending": self.webhooks.pending()})
+
+
+def _object_body(req: Request) -> dict[str, Any]:
+    """A control-API body: a JSON object, or nothing (an empty object)."""
+    body = req.json() or {}
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return body
+
+
+def _flag(req: Request, name: str) -> bool:
+    """A boolean query parameter; absent means false."""
+    raw = (req.arg(name) or "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise BadQuery(f"query parameter {name!r} must be true or false, got {req.arg(name)!r}")
+    return raw in ("true", "1")
 
 
 def _within(value: dt.datetime, lo: dt.datetime | None, hi: dt.datetime | None) -> bool:

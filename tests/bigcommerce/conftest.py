@@ -11,14 +11,15 @@ from ml_connector.audit import MemoryAudit
 from ml_connector.http import RetryPolicy
 from ml_connector.storefronts.bigcommerce.hook import BigCommerceHook
 
+from sandbox.bigcommerce.server import BigCommerceSim
+
 STORE_HASH, TOKEN, CLIENT_ID, SECRET = "sandbox1", "bc-sandbox-token", "bc-sandbox-client", "bc-sandbox-secret"
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, jitter=0.1, total_budget=20)
 
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Any]:
-    server = pytest.importorskip("sandbox.bigcommerce.server", reason="BigCommerce simulator not available yet")
-    instance = server.BigCommerceSim(port=0, seed=1, orders=200, allow_http_destinations=True, quota=100_000)
+    instance = BigCommerceSim(port=0, seed=1, orders=200, allow_http_destinations=True, quota=100_000)
     base = instance.start()
     # Generated data has a > 50-line order only rarely (0.4 %): add one so every module sees a capped consignment.
     skus = sorted(v.sku for v in instance.store.variants.values())[:55]

@@ -11,7 +11,6 @@ batch product PUT must send ``id``, which the product schema marks read-only. Th
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,8 @@ from ml_connector.storefronts.bigcommerce.hook import BigCommerceHook
 from ml_connector.storefronts.bigcommerce.normalise import needs_transactions
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+
+from tests.conftest import require
 
 SPEC_FILES = {
     "v2": "orders.v2.oas2.yml",
@@ -38,11 +39,7 @@ SINCE, UNTIL = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, t
 @pytest.fixture(scope="module")
 def spec_folder() -> Any:
     folder = specs_dir() / "bigcommerce"
-    if not folder.is_dir():
-        message = f"BigCommerce specs not found at {folder} (set ML_CONNECTOR_SPECS)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require(folder.is_dir(), f"BigCommerce specs not found at {folder} (set ML_CONNECTOR_SPECS)")
     return folder
 
 

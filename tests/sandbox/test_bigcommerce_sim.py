@@ -34,6 +34,7 @@ from sandbox.bigcommerce.model import CAPTURED_STATUSES, ZERO, Order, cents
 from sandbox.bigcommerce.ratelimit import FixedWindowLimiter
 from sandbox.bigcommerce.server import BigCommerceSim
 from sandbox.bigcommerce.webhooks import sign
+from tests.conftest import require
 
 TOKEN = "bc-sandbox-token"
 SECRET = "bc-sandbox-secret"
@@ -518,8 +519,7 @@ CONTRACT = [
 
 @pytest.fixture(scope="module")
 def openapi() -> Callable[[str], Any]:
-    if not SPEC_DIR.is_dir():
-        pytest.skip(f"BigCommerce specs not found at {SPEC_DIR} (set ML_CONNECTOR_SPECS)")
+    require(SPEC_DIR.is_dir(), f"BigCommerce specs not found at {SPEC_DIR} (set ML_CONNECTOR_SPECS)")
     from openapi_core import OpenAPI
 
     cache: dict[str, Any] = {}
