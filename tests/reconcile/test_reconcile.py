@@ -366,10 +366,10 @@ def test_thousands_of_orders_reconcile_cleanly():
 
 def test_journals_from_the_real_builder_reconcile_cleanly():
     journal_module = pytest.importorskip("ml_connector.core.journal")
-    mapping_module = pytest.importorskip("ml_connector.core.mapping")
+    mappings_module = pytest.importorskip("ml_connector.mappings")
     from ml_connector.settings import include_dir
 
-    mapping = mapping_module.Mapping.load(include_dir() / "mappings" / f"{PAIR}.yaml")
+    mapping = mappings_module.load_mapping(include_dir() / "mappings" / f"{PAIR}.yaml")
     world = World()
     world.orders = [
         order(

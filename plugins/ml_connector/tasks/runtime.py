@@ -15,6 +15,7 @@ from typing import Any
 from ml_connector.config import PipelineConfig
 from ml_connector.core.mapping import Mapping
 from ml_connector.erps.base import ErpAdapter, erp_adapter
+from ml_connector.mappings import load_mapping
 from ml_connector.state.db import get_engine, migrate, state_url
 from ml_connector.state.store import StateAudit, StateStore
 from ml_connector.storefronts.base import StorefrontAdapter, storefront_adapter
@@ -99,7 +100,7 @@ class Runtime:
     @functools.cached_property
     def mapping(self) -> Mapping:
         """The pair's mapping, its posting days in the store's zone when the connection names one."""
-        mapping = Mapping.load(self.config.mapping_path)
+        mapping = load_mapping(self.config.mapping_path)
         zone = self.storefront.store_timezone(self.config.storefront.conn_id)
         return mapping.in_timezone(zone) if zone else mapping
 
