@@ -19,6 +19,7 @@ from ml_connector.mappings import load_mapping
 from ml_connector.state.db import get_engine, migrate, state_url
 from ml_connector.state.store import StateAudit, StateStore
 from ml_connector.storefronts.base import StorefrontAdapter, storefront_adapter
+from ml_connector.systems import Capability, system
 
 log = logging.getLogger("ml_connector")
 
@@ -111,6 +112,11 @@ class Runtime:
     @functools.cached_property
     def erp(self) -> ErpAdapter:
         return erp_adapter(self.config.erp.type)
+
+    def lacking(self, capability: Capability) -> list[str]:
+        """The pair's systems (``"erp fusion"``) whose descriptor lacks ``capability``; empty = both have it."""
+        ends = (("storefront", self.config.storefront.type), ("erp", self.config.erp.type))
+        return [f"{kind} {name}" for kind, name in ends if not system(name, kind).can(capability)]
 
     @property
     def audit(self) -> StateAudit:
