@@ -22,8 +22,24 @@ from html import escape
 from pathlib import Path
 
 from ml_connector.core.model import ZERO
-from ml_connector.core.money import exponent, minor_unit
-from ml_connector.core.reconcile import COLLECTED, REFUNDS, Reconciliation, ReconRow
+from ml_connector.core.money import minor_unit
+from ml_connector.core.reconcile import (
+    COLLECTED,
+    DISCOUNTS,
+    FEES,
+    GIFT_CERTIFICATES,
+    OTHER,
+    OWED,
+    REFUNDS,
+    RETURNS,
+    ROUNDING,
+    SALES,
+    SHIPPING,
+    TAX,
+    UNCLASSIFIED,
+    Reconciliation,
+    ReconRow,
+)
 
 Period = tuple[dt.date, dt.date]
 
@@ -33,6 +49,7 @@ ROW_COLUMNS = (
     "day",
     "currency",
     "measure",
+    "label",
     "store",
     "state",
     "erp",
@@ -62,6 +79,45 @@ DETAIL_COLUMNS = (
 ID_SEPARATOR = " "
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CHART_MEASURE = "sales net of refunds (collected - refunded, tax included)"
+# Measure -> (label, definition) for the controller: the report's legend and its CSV label column.
+MEASURES: dict[str, tuple[str, str]] = {
+    SALES: ("Sales", "goods sold: revenue credited, before discounts"),
+    GIFT_CERTIFICATES: (
+        "Gift certificates issued",
+        "certificates sold, and refunds paid onto a certificate: the liability credited, not revenue",
+    ),
+    DISCOUNTS: ("Discounts", "line and order discounts given: contra-revenue debited"),
+    SHIPPING: ("Shipping, handling, wrapping", "charges credited"),
+    FEES: ("Order fees", "fees the shopper paid: fee revenue credited"),
+    TAX: ("Tax", "tax payable credited"),
+    RETURNS: (
+        "Returns",
+        "sales taken back by a refund, a cancellation or an edit: revenue, charges, fees and tax debited,"
+        " net of the discounts credited back (tax included)",
+    ),
+    REFUNDS: ("Refunds paid", "money returned to the shopper: clearing and store credit credited"),
+    COLLECTED: (
+        "Collected",
+        "money taken: captures net of voids (clearing by gateway; gift certificates and store credit redeemed)",
+    ),
+    OWED: (
+        "Refunds payable (owed)",
+        "cash held for cancelled orders, owed to the shopper until refunded: refunds payable credited",
+    ),
+    ROUNDING: ("Rounding", "what makes a document balance: rounding debited"),
+    UNCLASSIFIED: ("Unclassified (ERP)", "ERP lines on an account no journal of the connector uses"),
+}
+
+
+def measure_label(measure: str) -> str:
+    """The readable name of a measure, including ``collected:<gateway>`` and ``other:<role>`` rows."""
+    if measure in MEASURES:
+        return MEASURES[measure][0]
+    if measure.startswith(f"{COLLECTED}:"):
+        return f"Collected via {measure.split(':', 1)[1]}"
+    if measure.startswith(OTHER):
+        return f"Other role {measure.removeprefix(OTHER)}"
+    return measure
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +182,8 @@ def _ids(values: Iterable[str]) -> str:
 
 
 def shown(value: Decimal, currency: str | None) -> Decimal:
-    """Pad to the currency's minor unit (0 -> 0.00) without ever dropping a digit: display only."""
-    if currency and value.as_tuple().exponent > -exponent(currency):  # type: ignore[operator]
+    """At the currency's minor unit (0 -> 0.00, 1.5000 -> 1.50) without ever dropping a non-zero digit."""
+    if currency and value == value.quantize(minor_unit(currency)):
         return value.quantize(minor_unit(currency))
     return value
 
@@ -155,6 +211,7 @@ def render_csv(recon: Reconciliation, *, pair: str, run_id: str) -> str:
                 row.day.isoformat(),
                 row.currency,
                 row.measure,
+                measure_label(row.measure),
                 _amount(row.store, row.currency),
                 _amount(row.state, row.currency),
                 _amount(row.erp, row.currency),
@@ -293,6 +350,7 @@ def render_html(recon: Reconciliation, *, pair: str, period: Period, run_id: str
         "<h2>Store vs ledger per day</h2>",
         *_charts(recon.rows),
         "<h2>Figures per day</h2>",
+        _legend(recon.rows),
         *_day_tables(recon.rows),
         "<h2>Variances</h2>",
         _findings_table(recon),
@@ -377,6 +435,20 @@ def render_chart(currency: str, points: dict[dt.date, dict[str, Decimal]]) -> st
     return f"<h3>{escape(currency)}: {escape(CHART_MEASURE)}</h3>" + "".join(shapes)
 
 
+def _legend(rows: Sequence[ReconRow]) -> str:
+    """What each measure shown means, once, above the day tables."""
+    shown_measures = sorted({row.measure for row in rows if row.measure in MEASURES}, key=list(MEASURES).index)
+    if not shown_measures:
+        return ""
+    body = ["<tr>" + _cell(MEASURES[m][0]) + _cell(m) + _cell(MEASURES[m][1]) + "</tr>" for m in shown_measures]
+    lead = (
+        "<p>Store figures are what the store says now. An order is reconciled over its whole life (sale,"
+        " adjustments, refunds): when store and journals agree, the store column follows the journals'"
+        " days; a difference is shown on the order's latest day in the period.</p>"
+    )
+    return lead + _table(("measure", "key", "definition"), body)
+
+
 def _day_tables(rows: Sequence[ReconRow]) -> list[str]:
     by_day: dict[tuple[dt.date, str], list[ReconRow]] = defaultdict(list)
     for row in rows:
@@ -391,7 +463,7 @@ def _day_tables(rows: Sequence[ReconRow]) -> list[str]:
             css, status = _status(row.explained, row.is_variance)
             body.append(
                 f'<tr class="{css}">'
-                + _cell(row.measure)
+                + _cell(measure_label(row.measure))
                 + _cell(_money(row.store, currency), numeric=True)
                 + _cell(_money(row.state, currency), numeric=True)
                 + _cell(_money(row.erp, currency), numeric=True)
@@ -405,6 +477,13 @@ def _day_tables(rows: Sequence[ReconRow]) -> list[str]:
             f"<h3>{escape(day.isoformat())} &middot; {escape(currency)}</h3>" + _table(headers, body)
         )
     return tables
+
+
+_BETWEEN = {
+    "store_state": "store / journals",
+    "detail_summary": "order detail / daily summary",
+    "state_erp": "journals / ERP",
+}
 
 
 def _findings_table(recon: Reconciliation) -> str:
@@ -424,7 +503,7 @@ def _findings_table(recon: Reconciliation) -> str:
     body = []
     for finding in recon.findings:
         css, status = _status(finding.explained, True)
-        between = "store / journals" if finding.check.value == "store_state" else "journals / ERP"
+        between = _BETWEEN.get(finding.check.value, finding.check.value)
         body.append(
             f'<tr class="{css}">'
             + _cell(finding.day.isoformat())

@@ -319,3 +319,8 @@ def test_orders_are_requested_with_their_fees(hook: BigCommerceHook) -> None:
         query = parse_qs(urlsplit(url).query)
         assert query["include"] == ["consignments.line_items,fees"], url
         assert query["consignment_structure"] == ["object"], url
+
+
+def test_a_cancelled_order_needs_its_transactions() -> None:
+    """Cancelling does not refund: the captured cash must be known to be owed back."""
+    assert needs_transactions({"id": 1, "status_id": 5})

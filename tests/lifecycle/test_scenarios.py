@@ -262,6 +262,21 @@ def test_refund_after_cancel_settles_refunds_payable(scenario: Scenario) -> None
         assert {ln.role for ln in refund_doc.lines} == {"refunds_payable", "clearing"}
 
 
+def test_a_cancelled_order_marked_refunded_by_the_store_stays_cancelled(scenario: Scenario) -> None:
+    scenario.put_order(simple_order())
+    scenario.put_refund(refund(total="20.00", other="20.00"))  # 20.00 back as an amount, no item
+    scenario.run()
+    scenario.change("100", CANCELLED, status=OrderStatus.CANCELLED)
+    scenario.run()
+    # Cancel: revenue, shipping, tax and the 20.00 refund adjustment all reversed; 91.25 owed.
+    assert scenario.ledger.by_account() == {"101100": D("91.25"), "210500": D("-91.25")}
+    # The rest goes back, and the store now calls the order "Refunded": it is still not a sale.
+    scenario.change("100", LATE, status=OrderStatus.REFUNDED)
+    scenario.put_refund(refund(refund_id="R2", total="91.25", other="91.25", at=LATE))
+    scenario.run()
+    assert scenario.ledger.by_account() == {}
+
+
 def test_a_second_refund_after_cancel_cannot_exceed_the_capture(scenario: Scenario) -> None:
     scenario.put_order(simple_order())
     scenario.put_refund(partial_refund())
@@ -410,3 +425,14 @@ def test_three_decimal_currency(scenario: Scenario) -> None:
         refund(total="5.316", lines=(("1", "5.063"),), tax="0.253", currency="KWD"), base_currency="USD", fx_rate=D("3.25")))
     scenario.run()
     assert scenario.ledger.by_account() == {"101100": D("5.315"), "220100": D("-0.253"), "400100/HARDWR": D("-5.062")}
+
+
+def test_a_gift_certificate_amount_on_a_cancelled_order_without_a_charge_moves_nothing(scenario: Scenario) -> None:
+    # The store prints 25.00 of gift certificate on an order cancelled before payment, but no
+    # transaction ever charged it: nothing moved, nothing is owed.
+    unpaid = dataclasses.replace(simple_order(), status=OrderStatus.CANCELLED, payments=(),
+                                 gift_certificate_amount=D("25.00"))
+    scenario.put_order(unpaid)
+    scenario.run()
+    assert scenario.ledger.by_account() == {}
+    assert scenario.status("order", "100")[0] == "skipped"

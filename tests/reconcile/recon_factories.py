@@ -11,9 +11,11 @@ from decimal import Decimal
 
 from ml_connector.core.model import (
     Discount,
+    Fee,
     Journal,
     JournalKind,
     JournalLine,
+    LineKind,
     Order,
     OrderLine,
     OrderStatus,
@@ -42,6 +44,8 @@ REVENUE_TOOLS = "400200"
 DISCOUNTS = "410900"
 SHIPPING = "420000"
 TAX = "230100"
+FEE_REVENUE = "430000"
+REFUNDS_PAYABLE = "210500"
 
 
 def D(text: str) -> Decimal:
@@ -53,10 +57,15 @@ def at(day: dt.date, hour: int = 12) -> dt.datetime:
 
 
 def posting_day(record: Order | Refund) -> dt.date | None:
-    """The tests' store timezone is UTC: capture day for orders, creation day for refunds."""
+    """The tests' store timezone is UTC: capture day (else order day) for orders, creation day for refunds."""
     if isinstance(record, Refund):
         return record.created_at.date()
-    return record.captured_at.date() if record.captured_at else None
+    return (record.captured_at or record.created_at).date()
+
+
+def change_day(record: Order) -> dt.date:
+    """The day the order last changed in the store (UTC)."""
+    return record.updated_at.date()
 
 
 def capture(
@@ -76,11 +85,25 @@ def order(
     discount: str = "0",
     status: OrderStatus = OrderStatus.PAID,
     category: str | None = None,
+    certificates: tuple[tuple[str, str], ...] = (),  # (line id, total) of gift certificates sold
+    fees: tuple[tuple[str, str], ...] = (),  # (name, amount ex tax)
+    changed: dt.date | None = None,  # the day of the last change in the store (default: the order day)
+    archived: bool = False,
 ) -> Order:
     order_lines = tuple(
         OrderLine(lid, sku, sku, 1, D(total), D(total), category=category) for lid, sku, total in lines
+    ) + tuple(
+        OrderLine(lid, "GC", "Gift certificate", 1, D(total), D(total), kind=LineKind.GIFT_CERTIFICATE)
+        for lid, total in certificates
     )
-    total = sum((ln.total for ln in order_lines), D("0")) - D(discount) + D(shipping) + D(tax)
+    order_fees = tuple(Fee(f"f{n}", name, D(amount)) for n, (name, amount) in enumerate(fees, 1))
+    total = (
+        sum((ln.total for ln in order_lines), D("0"))
+        + sum((fee.amount for fee in order_fees), D("0"))
+        - D(discount)
+        + D(shipping)
+        + D(tax)
+    )
     return Order(
         source="bigcommerce",
         store_id="store1",
@@ -88,20 +111,30 @@ def order(
         status=status,
         currency="USD",
         created_at=at(day, 9),
-        updated_at=at(day, 13),
+        updated_at=at(changed or day, 13),
         lines=order_lines,
         total=total,
         shipping=D(shipping),
         taxes=(TaxLine("State Tax", D(tax)),) if D(tax) else (),
         discounts=(Discount("SPRING", D(discount)),) if D(discount) else (),
         payments=payments if payments is not None else (capture(f"p{order_id}", str(total), day),),
+        fees=order_fees,
+        archived=archived,
     )
 
 
 def refund(
-    refund_id: str, order_id: str, day: dt.date, *, line: tuple[str, str], tax: str, gateway="stripe"
+    refund_id: str,
+    order_id: str,
+    day: dt.date,
+    *,
+    line: tuple[str, str] | None = None,  # (order line id, amount ex tax: what the store refunded)
+    tax: str = "0",
+    fees: str = "0",
+    gateway="stripe",
 ) -> Refund:
-    total = D(line[1]) + D(tax)
+    lines = (RefundLine(line[0], "SKU", 1, D(line[1])),) if line else ()
+    total = sum((ln.amount for ln in lines), D("0")) + D(fees) + D(tax)
     return Refund(
         source="bigcommerce",
         store_id="store1",
@@ -110,8 +143,9 @@ def refund(
         currency="USD",
         created_at=at(day),
         total=total,
-        lines=(RefundLine(line[0], "SKU", 1, D(line[1])),),
+        lines=lines,
         tax=D(tax),
+        fees=D(fees),
         payments=(RefundPayment(gateway, PaymentMethod.CARD, total),),
     )
 
@@ -262,6 +296,34 @@ class World:
         }
         self.parked = []
 
+    @classmethod
+    def of(cls, orders: list[Order], refunds: list[Refund], journals: list[Journal]) -> World:
+        """A store and a correct ledger: every journal posted, the ERP holding exactly those documents."""
+        world = cls()
+        world.orders, world.refunds, world.parked = list(orders), list(refunds), []
+        world.state = {j.key: [j, "posted", f"DOC{n:04d}"] for n, j in enumerate(journals, 1)}
+        world.erp = {doc: erp_lines_for(j, doc) for j, _, doc in world.state.values()}
+        return world
+
+    def adding(self, extra: Journal, document_id: str = "EXTRA0001") -> World:
+        """The same store with one more journal posted (a duplicate, or one the store does not call for)."""
+        self.state[extra.key] = [extra, "posted", document_id]
+        self.erp[document_id] = erp_lines_for(extra, document_id)
+        return self
+
+    def without(self, key: str) -> World:
+        """The same store with one journal missing from state and the ERP (never built)."""
+        _, _, document_id = self.state.pop(key)
+        self.erp.pop(document_id, None)
+        return self
+
+    def posting(self, replacement: Journal) -> World:
+        """The same store with one journal built (and posted) with other content."""
+        _, status, document_id = self.state[replacement.key]
+        self.state[replacement.key] = [replacement, status, document_id]
+        self.erp[document_id] = erp_lines_for(replacement, document_id)
+        return self
+
     def journals(self):
         return [tuple(entry) for entry in self.state.values()]
 
@@ -279,6 +341,7 @@ class World:
             parked=self.parked,
             posting_day=posting_day,
             period=PERIOD,
+            change_day=change_day,
         )
         arguments.update(overrides)
         return reconcile(**arguments)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from ml_connector.core.model import JournalKind, OrderStatus
+from ml_connector.core.model import JournalKind, OrderStatus, Payment, PaymentEvent
 from ml_connector.core.reconcile import (
     COLLECTED,
     DISCOUNTS,
+    GIFT_CERTIFICATES,
+    OWED,
     REFUNDS,
+    RETURNS,
     ROUNDING,
     SALES,
     SHIPPING,
@@ -33,6 +36,7 @@ from tests.reconcile.recon_factories import (
     REVENUE_HARDWARE,
     D,
     World,
+    at,
     erp_lines_for,
     journal,
     order,
@@ -276,15 +280,10 @@ def test_an_unknown_clearing_account_shows_up_by_gateway():
     assert cell in recon.unexplained
 
 
-def test_a_reversed_sale_of_a_cancelled_order_is_explained():
-    world = World()
+def cancelled_101_reversed_in_full(world: World, *, payments) -> None:
+    """Order 101 cancelled on day 3, its sale taken off by a full reversal (journals saved before adjustments)."""
     world.orders[1] = order(
-        "101",
-        DAY1,
-        [("1", "HW-2", "20.00")],
-        tax="1.60",
-        status=OrderStatus.CANCELLED,
-        payments=world.orders[1].payments,
+        "101", DAY1, [("1", "HW-2", "20.00")], tax="1.60", status=OrderStatus.CANCELLED, payments=payments, changed=DAY3
     )
     reversal = journal(
         f"{PAIR}:order:101:reversal",
@@ -296,11 +295,38 @@ def test_a_reversed_sale_of_a_cancelled_order_is_explained():
     world.state[reversal.key] = [reversal, "posted", "ECV0000101"]
     world.erp["ECV0000101"] = erp_lines_for(reversal, "ECV0000101")
 
+
+def test_a_reversed_sale_of_a_cancelled_order_whose_captures_were_voided_is_explained():
+    # Lifecycle table: a cancelled order keeps the cash it still holds (owed, refunds payable).
+    # Here both captures were voided, so the money went back and a full reversal is exact.
+    world = World()
+    voids = tuple(
+        Payment(f"v{p.payment_id}", PaymentEvent.VOID, p.method, p.gateway, p.amount, "USD", at(DAY3), reference_id=p.payment_id)
+        for p in world.orders[1].payments
+    )
+    cancelled_101_reversed_in_full(world, payments=(*world.orders[1].payments, *voids))
+
     recon = world.reconcile()
 
-    assert {f.kind for f in recon.findings} == {FindingKind.REVERSED}
-    assert row(recon, DAY3, SALES).state == D("-20.00")
-    assert recon.unexplained == [] and recon.ok
+    assert recon.findings == [] and recon.unexplained == [] and recon.ok
+    returns = row(recon, DAY3, RETURNS)  # the store column follows the ledger's days
+    assert (returns.store, returns.state, returns.erp) == (D("21.60"), D("21.60"), D("21.60"))
+
+
+def test_a_full_reversal_of_a_cancelled_order_that_still_holds_the_cash_is_unexplained():
+    # Before the lifecycle table a reversal explained a cancelled order; now the cash it still
+    # holds is owed to the shopper: a reversal that sends it back (refunds, certificates) is wrong.
+    world = World()
+    cancelled_101_reversed_in_full(world, payments=world.orders[1].payments)
+
+    recon = world.reconcile()
+
+    [finding] = recon.findings
+    assert finding.kind is FindingKind.STORE_JOURNAL_MISMATCH and finding.order_ids == ("101",)
+    assert finding.day == DAY3 and "owed in refunds payable" in finding.message
+    assert dict(finding.differences) == {OWED: D("21.60"), REFUNDS: D("-11.60"), GIFT_CERTIFICATES: D("-10.00")}
+    assert row(recon, DAY3, OWED) in recon.unexplained
+    assert not recon.ok
 
 
 def test_only_the_period_is_reconciled():
@@ -365,8 +391,8 @@ def test_thousands_of_orders_reconcile_cleanly():
 
 
 def test_journals_from_the_real_builder_reconcile_cleanly():
-    journal_module = pytest.importorskip("ml_connector.core.journal")
-    mappings_module = pytest.importorskip("ml_connector.mappings")
+    from ml_connector import mappings as mappings_module
+    from ml_connector.core import journal as journal_module
     from ml_connector.settings import include_dir
 
     mapping = mappings_module.load_mapping(include_dir() / "mappings" / f"{PAIR}.yaml")

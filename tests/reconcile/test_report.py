@@ -136,3 +136,39 @@ def test_amounts_are_padded_to_the_minor_unit_but_never_rounded():
     assert str(shown(D("500"), "JPY")) == "500"
     assert str(shown(D("1.2"), "KWD")) == "1.200"
     assert str(shown(D("7"), None)) == "7"
+
+
+def test_new_measures_have_readable_labels_in_the_csv_and_a_legend_in_the_html():
+    from ml_connector.core.model import OrderStatus
+    from ml_connector.report import MEASURES, measure_label, render_csv
+
+    world = World()
+    world.orders.append(order("120", DAY2, [("1", "HW-9", "10.00")], certificates=(("2", "25.00"),),
+                              fees=(("Insurance", "2.00"),), status=OrderStatus.CANCELLED))  # fmt: skip
+    recon = world.reconcile()
+
+    rows = list(csv.DictReader(io.StringIO(render_csv(recon, pair=PAIR, run_id="r1"))))
+    labels = {r["measure"]: r["label"] for r in rows}
+    assert labels["owed"] == "Refunds payable (owed)"
+    assert labels["gift_certificates"] == "Gift certificates issued"
+    assert labels["fees"] == "Order fees"
+    assert labels["returns"] == "Returns"
+    assert measure_label("collected:stripe") == "Collected via stripe"
+    owed = next(r for r in rows if (r["day"], r["measure"]) == (DAY2.isoformat(), "owed"))
+    assert (owed["store"], owed["state"], owed["explained"], owed["order_ids"]) == ("37.00", "0.00", "no", "120")
+
+    html = render_html(recon, pair=PAIR, period=PERIOD, run_id="r1")
+    for measure in ("owed", "gift_certificates", "fees", "returns"):
+        label, definition = MEASURES[measure]
+        assert escape_text(label) in html and escape_text(definition) in html
+
+
+def escape_text(text: str) -> str:
+    from html import escape
+
+    return escape(text)
+
+
+def test_ledger_amounts_show_at_the_minor_unit_when_nothing_is_lost():
+    assert str(shown(D("100.0000"), "USD")) == "100.00"
+    assert str(shown(D("1.0050"), "USD")) == "1.0050"

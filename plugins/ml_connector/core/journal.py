@@ -159,9 +159,13 @@ def _fee_key(name: str, channel: str | None, mapping: Mapping, context: str) -> 
 
 
 def tender_draft(order: Order, mapping: Mapping, context: str) -> dict[DraftKey, Decimal]:
-    """The money the merchant holds for the order, as debits per tender (captures net of voids)."""
+    """The money the merchant holds for a cancelled order, as debits per tender.
+
+    Only payment records count here (captures net of voids): a gift certificate or store credit
+    amount printed on a cancelled order is no evidence that it was ever charged.
+    """
     draft: dict[DraftKey, Decimal] = {}
-    for (role, gateway), amount in rules.tenders(order).items():
+    for (role, gateway), amount in rules.tenders(order, order_level=False).items():
         _add(draft, _tender_key(role, gateway, mapping, context), amount)
     return draft
 

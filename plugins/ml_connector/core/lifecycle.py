@@ -23,6 +23,7 @@ what the plan says.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -140,6 +141,12 @@ def _adjustment_number(key: str) -> int | None:
     return int(tail) if head.endswith(":adjustment") and tail.isdigit() else None
 
 
+def _document_order(journal: Journal) -> tuple[int, int]:
+    """The sale first, then adjustments by number (legacy reversals after the sale)."""
+    number = _adjustment_number(journal.key)
+    return (0, 0) if journal.kind is JournalKind.SALE else (1, number if number is not None else 0)
+
+
 def adjustment_key(pair: str, order_id: str, number: int) -> str:
     return journal_key(pair, "order", order_id, f"adjustment:{number}")
 
@@ -169,9 +176,26 @@ class _Planner:
         self.refund_outcomes: dict[str, Outcome] = {}
 
     # -- the pieces ------------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def stands(self) -> bool:
-        return self.order.status in POSTABLE_STATUSES
+        """Whether the sale stands. A refund status does not revive a cancelled order: stores
+        mark a cancelled order "Refunded" once its cash went back, and that order stays cancelled
+        until a paid status restores it."""
+        status = self.order.status
+        if status is OrderStatus.PAID:
+            return True
+        return status in POSTABLE_STATUSES and not self.cancelled_in_ledger()
+
+    def cancelled_in_ledger(self) -> bool:
+        """The order's latest committed document left its cash in refunds payable (a cancel)."""
+        committed = sorted(self.committed_order_documents(), key=_document_order)
+        if not committed:
+            return False
+        return any(ln.role == REFUNDS_PAYABLE and ln.amount < 0 for ln in committed[-1].lines)
+
+    @property
+    def cancelled(self) -> bool:
+        return not self.stands and (self.order.status is OrderStatus.CANCELLED or self.order.status in POSTABLE_STATUSES)
 
     def committed_order_documents(self) -> list[Journal]:
         return [d.journal for d in self.existing.values() if d.committed and _is_order_document(d.journal)]
@@ -240,7 +264,7 @@ class _Planner:
                 for _, journal in built:
                     target.add(journal.lines)
                 posting = sale.posting_date
-            elif order.status is OrderStatus.CANCELLED:
+            elif self.cancelled:
                 built = self.valid_refunds(sale_stands=False)
                 refunds = self.refund_documents(built)
                 target = self.cash_target(built)
@@ -273,9 +297,7 @@ class _Planner:
         return "nothing to post" if self.stands else f"order {self.order.status.value} before capture: nothing to post"
 
     def change_label(self) -> str:
-        if self.order.status is OrderStatus.CANCELLED:
-            return "cancelled"
-        return "changed"
+        return "cancelled" if self.cancelled else "changed"
 
     def document(self, delta: Position, committed: list[Journal], sale_day: dt.date) -> Journal:
         order, pair = self.order, self.pair

@@ -46,7 +46,7 @@ def tender_role(method: PaymentMethod) -> str:
     return LIABILITY_ROLES.get(method, CLEARING)
 
 
-def tenders(order: Order) -> dict[Tender, Decimal]:
+def tenders(order: Order, *, order_level: bool = True) -> dict[Tender, Decimal]:
     """Money taken per (role, gateway): successful captures minus voids of those captures.
 
     A void that references an authorization (not a capture) releases a hold, not money, so it is
@@ -80,6 +80,8 @@ def tenders(order: Order) -> dict[Tender, Decimal]:
         (PaymentMethod.GIFT_CERTIFICATE, order.gift_certificate_amount),
         (PaymentMethod.STORE_CREDIT, order.store_credit_amount),
     ):
+        if not order_level:
+            break
         role = LIABILITY_ROLES[method]
         if amount and not any(r == role for r, _ in net):
             net[(role, method.value)] = amount

@@ -1,5 +1,9 @@
 """Step 5: store totals vs journals in state vs what the ERP reports posted, per posting day.
 
+An order is reconciled over its whole life (an order sold before the period may be cancelled
+in it), so besides the documents dated around the period this loads every order-level journal
+(details of daily summaries included) of the orders whose life touches the period.
+
 Writes the controller's report (CSV + HTML) through ``ObjectStoragePath`` and names it in the
 task log; fails the task when a variance is unexplained (an explained one — a record parked
 for mapping, a journal still queued — is listed but does not fail it).
@@ -10,20 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ml_connector.core.journal import posting_day as day_in_store
 from ml_connector.core.model import Order, Refund
-from ml_connector.core.reconcile import ParkedRecord, reconcile
+from ml_connector.core.reconcile import ParkedRecord, StateJournal, reconcile
 from ml_connector.errors import ConnectorError, NormalisationError
+from ml_connector.state.rows import StoredJournal
 from ml_connector.tasks.runtime import Runtime
 
 log = logging.getLogger("ml_connector.reconcile")
 
 PARKED = ("needs_mapping", "needs_review", "not_settled", "new", "changed")
-DETAIL_ONLY = ("detail", "summarised")
-# Journals a day's figures may borrow from neighbouring days (refunds of orders settled earlier).
+# ERP read-back and documents around the period: a document may carry lines on neighbouring days.
 MARGIN = dt.timedelta(days=3)
 
 
@@ -38,10 +42,51 @@ def _posting_day_fn(rt: Runtime) -> Any:
     def posting_day(record: Order | Refund) -> dt.date | None:
         if isinstance(record, Refund):
             return day_in_store(record.created_at, mapping)
-        when = record.captured_at if by_capture else record.created_at
-        return day_in_store(when, mapping) if when else None
+        # As the journal builder dates a sale: the capture, else (a certificate or store credit
+        # the store reports only on the order) the order day.
+        when = record.captured_at if by_capture else None
+        return day_in_store(when or record.created_at, mapping)
 
     return posting_day
+
+
+def _change_day_fn(rt: Runtime) -> Callable[[Order], dt.date]:
+    """The day an order last changed in the store: where its adjustments (and their absence) show."""
+    mapping = rt.mapping
+
+    def change_day(order: Order) -> dt.date:
+        return day_in_store(order.updated_at, mapping)
+
+    return change_day
+
+
+def _journals(
+    rt: Runtime, period: tuple[dt.date, dt.date], orders: list[Order], refunds: list[Refund]
+) -> list[StateJournal]:
+    """The documents dated around the period, and every order-level journal of the orders it touches.
+
+    Superseded journals are left to the reconciliation to ignore; details stay (they are the
+    orders' ledger figures behind a daily summary).
+    """
+    start, end = period
+    posting_day, change_day = _posting_day_fn(rt), _change_day_fn(rt)
+    order_of_refund = {refund.refund_id: refund.order_id for refund in refunds}
+
+    def in_period(day: dt.date | None) -> bool:
+        return day is not None and start <= day <= end
+
+    found: dict[str, StoredJournal] = {}
+    wanted: set[str] = set()
+    for stored in rt.store.journals_between(rt.pair, start - MARGIN, end + MARGIN):
+        found[stored.key] = stored
+        for source in stored.journal.sources:
+            wanted.add(order_of_refund.get(source.id, source.id) if source.object == "refund" else source.id)
+    wanted |= {o.order_id for o in orders if in_period(posting_day(o)) or in_period(change_day(o))}
+    wanted |= {r.order_id for r in refunds if in_period(posting_day(r))}
+    for documents in rt.store.order_documents(rt.pair, rt.storefront.system, wanted).values():
+        for stored in documents:
+            found.setdefault(stored.key, stored)
+    return [(s.journal, s.status, s.erp_document_id) for s in found.values()]
 
 
 def _canonical(rt: Runtime) -> tuple[list[Order], list[Refund], list[ParkedRecord]]:
@@ -98,13 +143,7 @@ def run_reconcile(rt: Runtime, *, days: list[str]) -> dict[str, Any]:
     dates = sorted(dt.date.fromisoformat(d) for d in days)
     period = (dates[0], dates[-1])
     orders, refunds, parked = _canonical(rt)
-    # Order-level detail behind a daily summary is not a ledger document of its own: the daily
-    # journal (which lists the orders as its sources) is what state and the ERP are compared on.
-    journals = [
-        (sj.journal, sj.status, sj.erp_document_id)
-        for sj in rt.store.journals_between(rt.pair, period[0] - MARGIN, period[1] + MARGIN)
-        if sj.status not in DETAIL_ONLY
-    ]
+    journals = _journals(rt, period, orders, refunds)
     hook = rt.erp_hook()
     erp_lines = rt.erp.read_back(hook, rt.mapping, period[0] - MARGIN, period[1] + MARGIN)
     recon = reconcile(
@@ -116,6 +155,7 @@ def run_reconcile(rt: Runtime, *, days: list[str]) -> dict[str, Any]:
         posting_day=_posting_day_fn(rt),
         period=period,
         gateway_accounts=_gateways(rt, orders),
+        change_day=_change_day_fn(rt),
     )
     base = rt.config.report_path or default_base_path()
     paths = write_report(recon, base_path=base, pair=rt.pair, period=period, run_id=rt.run_id)

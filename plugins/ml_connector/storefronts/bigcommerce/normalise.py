@@ -62,8 +62,10 @@ CUSTOMERS = "/v3/customers"
 PAID_STATUS_IDS = frozenset({2, 3, 8, 9, 10, 11})
 UNPAID_STATUS_IDS = frozenset({0, 1, 6, 7, 12})
 DISPUTED = 13
-# Orders whose payment history matters to the ledger: worth one transactions call each.
-SETTLED_STATUS_IDS = PAID_STATUS_IDS | {4, DISPUTED, 14}
+CANCELLED = 5
+# Orders whose payment history matters to the ledger: worth one transactions call each. A
+# cancelled order is one of them: cancelling does not refund, and captured cash stays owed.
+SETTLED_STATUS_IDS = PAID_STATUS_IDS | {4, CANCELLED, DISPUTED, 14}
 
 _EVENTS = {
     "purchase": PaymentEvent.CAPTURE,
@@ -267,7 +269,7 @@ def _status(reader: _Reader, payments: Iterable[Payment]) -> OrderStatus:
         return OrderStatus.PARTIALLY_REFUNDED
     if status_id == 4:
         return OrderStatus.REFUNDED
-    if status_id == 5:
+    if status_id == CANCELLED:
         return OrderStatus.CANCELLED
     if status_id == DISPUTED:
         # A dispute is not an accounting event: the capture stands until a refund or chargeback
