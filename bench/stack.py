@@ -89,9 +89,9 @@ def init_airflow(env: dict[str, str]) -> None:
 
 def load_combinations(ps_url: str) -> None:
     """Valid ChartField combinations in the PeopleSoft simulator: exactly those of the pair's mapping."""
-    from ml_connector.core.mapping import Mapping
+    from ml_connector.mappings import load_mapping
 
-    mapping = Mapping.load(ROOT / "include" / "mappings" / f"{PAIR}.yaml")
+    mapping = load_mapping(ROOT / "include" / "mappings" / f"{PAIR}.yaml")
     rules = [dict(dims) for dims in mapping.all_line_dims()]
     body = {"business_unit": mapping.header["BUSINESS_UNIT"], "rules": rules, "replace": True}
     requests.post(f"{ps_url}/_sandbox/combinations", json=body, timeout=30).raise_for_status()

@@ -112,9 +112,9 @@ def run_reconcile(env: dict[str, str]) -> None:
 
 def load_combinations(ps_url: str) -> None:
     """Tell the PeopleSoft simulator which ChartField combinations are valid: those of the mapping."""
-    from ml_connector.core.mapping import Mapping
+    from ml_connector.mappings import load_mapping
 
-    mapping = Mapping.load(ROOT / "include" / "mappings" / f"{PAIR}.yaml")
+    mapping = load_mapping(ROOT / "include" / "mappings" / f"{PAIR}.yaml")
     rules = [dict(dims) for dims in mapping.all_line_dims()]
     bu = mapping.header["BUSINESS_UNIT"]
     r = requests.post(f"{ps_url}/_sandbox/combinations", json={"business_unit": bu, "rules": rules, "replace": True}, timeout=10)

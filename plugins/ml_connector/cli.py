@@ -9,7 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ml_connector.core.mapping import Mapping, MappingErrors
+from ml_connector.core.mapping import MappingErrors
+from ml_connector.mappings import load_mapping
 
 
 def _check_mappings(args: argparse.Namespace) -> int:
@@ -17,7 +18,7 @@ def _check_mappings(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
         try:
-            mapping = Mapping.load(path)
+            mapping = load_mapping(path)
         except MappingErrors as exc:
             failed = True
             for error in exc.errors:

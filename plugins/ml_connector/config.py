@@ -19,7 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ml_connector.errors import ConfigError
+from ml_connector.mappings import display_path, load_mapping
 from ml_connector.settings import include_dir
+from ml_connector.systems import Capability, SystemKind, WebhookDefaults, system, systems
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -53,10 +55,11 @@ class Pools(_Strict):
 
 class Webhooks(_Strict):
     enabled: bool = True
-    scopes: tuple[str, ...] = ("store/order/*", "store/customer/*")
+    # Unset = the storefront's defaults (its descriptor's ``webhooks``): scopes differ per platform.
+    scopes: tuple[str, ...] | None = None
     # Public URL of the receiver; empty = do not register (ensure_webhooks only reports).
     destination: str = ""
-    header_name: str = "X-ML-Connector-Secret"
+    header_name: str | None = None
 
 
 class PipelineConfig(_Strict):
@@ -99,6 +102,18 @@ class PipelineConfig(_Strict):
         return path if path.is_absolute() else include_dir() / "mappings" / path
 
     @property
+    def webhook_registration(self) -> WebhookDefaults:
+        """Scopes and secret header name to register: this file's, else the storefront's defaults."""
+        own = self.webhooks
+        defaults = system(self.storefront.type, "storefront").webhooks or WebhookDefaults(scopes=(), header_name="")
+        scopes = own.scopes if own.scopes is not None else defaults.scopes
+        header_name = own.header_name or defaults.header_name
+        if not scopes or not header_name:
+            where = f"include/pipelines/{self.pair}.yaml"
+            raise ConfigError(where, "webhooks", f"scopes and header_name ({self.storefront.type} has no defaults)")
+        return WebhookDefaults(scopes=tuple(scopes), header_name=header_name)
+
+    @property
     def webhook_asset_uri(self) -> str:
         """The asset a verified webhook for this pair's storefront connection updates."""
         return webhook_asset_uri(self.storefront.type, self.storefront.conn_id)
@@ -126,13 +141,51 @@ def load_pipeline(path: Path) -> PipelineConfig:
     if not isinstance(raw, dict):
         raise ConfigError(str(path), "(top level)", "a mapping of settings", type(raw).__name__)
     try:
-        return PipelineConfig.model_validate(raw)
+        config = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
         problems = [f"{path}: {_key_path(e['loc'])}: expected {e['msg']}" for e in exc.errors()]
         first = exc.errors()[0]
         error = ConfigError(str(path), _key_path(first["loc"]), first["msg"], first.get("input"))
         error.args = ("\n".join(problems),)
         raise error from None
+    _check_system(path, "storefront", config.storefront.type)
+    _check_system(path, "erp", config.erp.type)
+    _check_mapping_fits(path, config)
+    return config
+
+
+def _check_system(path: Path, kind: SystemKind, name: str) -> None:
+    """The endpoint names an installed system of ``kind`` that the journal flow can drive."""
+    known = [s.name for s in systems(kind)]
+    label = "ERP" if kind == "erp" else kind
+    if name not in known:
+        raise ConfigError(str(path), f"{kind}.type", f"one of the installed {label}s: {', '.join(known)}", name)
+    if not system(name, kind).can(Capability.JOURNALS):
+        what = f"{'an' if kind == 'erp' else 'a'} {label} with an adapter ({name} is described but not built yet)"
+        raise ConfigError(str(path), f"{kind}.type", what, name)
+
+
+def _check_mapping_fits(path: Path, config: PipelineConfig) -> None:
+    """The mapping was written for this pipeline: its ``erp:`` is our ``erp.type``, its ``pair:`` our ``pair``.
+
+    A mapping validated against the wrong ERP's fields would post nonsense ChartFields, and one
+    copied from another pair would post that pair's accounts.
+    """
+    mapping = load_mapping(config.mapping_path)
+    pipeline_file = display_path(path)
+    problems = [
+        f"{pipeline_file}: {key} is {ours!r} but its mapping {mapping.source} has {theirs_key}: {theirs!r}"
+        for key, ours, theirs_key, theirs in (
+            ("erp.type", config.erp.type, "erp", mapping.erp),
+            ("pair", config.pair, "pair", mapping.pair),
+        )
+        if ours != theirs
+    ]
+    if problems:
+        expected = f"a mapping written for {config.pair} on {config.erp.type}"
+        error = ConfigError(pipeline_file, "mapping", expected, mapping.source)
+        error.args = ("\n".join(problems),)
+        raise error
 
 
 def pipeline(pair: str) -> PipelineConfig:

@@ -182,7 +182,7 @@ def test_chaos_every_document_posted_exactly_once(
 
     install_faults(chaos.bc_url, chaos.ps_url)
     live = create_live_activity(chaos.bc, random.Random(chaos.seed))
-    with WebhookSender(chaos.bc, creds.bc_client_secret, config.webhooks.header_name,
+    with WebhookSender(chaos.bc, creds.bc_client_secret, config.webhook_registration.header_name,
                        creds.webhook_header_secret) as sender:
         sender.deliver_out_of_order_twice(live.refund_events)  # refunds before their orders are known
         runs, killed = operate_through_chaos(chaos, monkeypatch, sender, live)

@@ -19,6 +19,7 @@ from ml_connector.core.model import (
     RefundPayment,
     TaxLine,
 )
+from ml_connector.mappings import load_mapping
 from ml_connector.settings import include_dir
 
 PAIR = "bigcommerce_to_peoplesoft"
@@ -29,7 +30,7 @@ D = Decimal
 
 
 def bc_mapping() -> Mapping:
-    return Mapping.load(include_dir() / "mappings" / f"{PAIR}.yaml")
+    return load_mapping(include_dir() / "mappings" / f"{PAIR}.yaml")
 
 
 def line(line_id: str, total: str, *, sku: str = "HW-2000", category: str | None = "Hardware", discount: str = "0") -> OrderLine:

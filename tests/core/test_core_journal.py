@@ -33,6 +33,7 @@ from ml_connector.core.model import (
 from ml_connector.core.rules import NotPostable, NotSettled
 from ml_connector.errors import NeedsMapping, NeedsReview, ParkedError
 from ml_connector.settings import include_dir
+from ml_connector.systems import erp_schemas
 
 MAPPING = bc_mapping()
 WEB = ("OPERATING_UNIT", "WEB")
@@ -73,7 +74,7 @@ def test_posting_date_is_the_capture_day_in_the_store_timezone() -> None:
     journal = build_sale(dataclasses.replace(base, payments=(late,)), MAPPING, PAIR)
     assert journal.posting_date == dt.date(2026, 10, 3)
     text = (include_dir() / "mappings" / f"{PAIR}.yaml").read_text().replace("posting_date: capture", "posting_date: created")
-    by_created = Mapping.parse(text.encode(), source="created.yaml")
+    by_created = Mapping.parse(text.encode(), source="created.yaml", schemas=erp_schemas())
     assert build_sale(base, by_created, PAIR).posting_date == dt.date(2026, 10, 2)
 
 

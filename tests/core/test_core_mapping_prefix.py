@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ml_connector.core.mapping import Mapping
 from ml_connector.errors import NeedsMapping
+from ml_connector.mappings import load_mapping
 
 SHIPPED = Path(__file__).resolve().parents[2] / "include" / "mappings" / "bigcommerce_to_peoplesoft.yaml"
 
@@ -18,14 +18,14 @@ def test_longest_prefix_wins_and_exact_sku_beats_prefix(tmp_path: Path) -> None:
     )
     path = tmp_path / "bigcommerce_to_peoplesoft.yaml"
     path.write_text(text)
-    mapping = Mapping.load(path)
+    mapping = load_mapping(path)
     assert dict(mapping.resolve("revenue", sku="HW-9001"))["ACCOUNT"] == "400190"
     assert dict(mapping.resolve("revenue", sku="HW-5001"))["ACCOUNT"] == "400100"
     assert dict(mapping.resolve("revenue", sku="HW-1001"))["ACCOUNT"] == "400110"  # by_sku
 
 
 def test_unknown_family_is_parked_with_the_keys_to_add() -> None:
-    mapping = Mapping.load(SHIPPED)
+    mapping = load_mapping(SHIPPED)
     with pytest.raises(NeedsMapping) as err:
         mapping.resolve("revenue", sku="ZZ-1", channel="1", context="order 7")
     assert "no revenue mapping for SKU 'ZZ-1' (channel '1') in order 7" in err.value.reason

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ml_connector.config import pipeline
-from ml_connector.core.mapping import Mapping
 from ml_connector.core.model import Journal, JournalKind, Order, Refund
 from ml_connector.erps.base import PostOutcome
+from ml_connector.mappings import load_mapping
 from ml_connector.settings import include_dir
 from ml_connector.state.db import get_engine, migrate
 from ml_connector.state.store import StateStore
@@ -114,7 +114,7 @@ class Scenario:
         self.ledger = Ledger()
         base = pipeline(PAIR)
         self.config = base.model_copy(update={"granularity": granularity, "load_batch": 50, **config})
-        self.mapping = Mapping.load(include_dir() / "mappings" / f"{PAIR}.yaml")
+        self.mapping = load_mapping(include_dir() / "mappings" / f"{PAIR}.yaml")
         self.runs = 0
 
     def runtime(self) -> Runtime:

@@ -19,9 +19,9 @@ def conn(**changes: object) -> SimpleNamespace:
 
 
 def test_connection_type_is_registered_with_its_form() -> None:
-    from ml_connector.connection_types import CONNECTION_TYPES
+    from ml_connector.systems import connection_types
 
-    assert CONNECTION_TYPE in CONNECTION_TYPES
+    assert CONNECTION_TYPE in connection_types()
     fields = CONNECTION_TYPE["conn-fields"]
     assert fields["auth_mode"]["schema"]["enum"] == ["basic", "wsse", "oauth2"]
     assert fields["oauth_client_secret"]["schema"]["format"] == "password"

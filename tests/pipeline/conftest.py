@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from ml_connector.core.mapping import Mapping
+from ml_connector.mappings import load_mapping
 
 from sandbox.bigcommerce.server import BigCommerceSim
 from sandbox.peoplesoft.server import PeopleSoftSim
@@ -53,7 +53,7 @@ class Sandbox:
 
 
 def load_combinations(ps: PeopleSoftSim, mapping_path: Path) -> None:
-    mapping = Mapping.load(mapping_path)
+    mapping = load_mapping(mapping_path)
     ps.load_combinations(mapping.header["BUSINESS_UNIT"], [dict(d) for d in mapping.all_line_dims()])
 
 

@@ -391,11 +391,11 @@ def test_thousands_of_orders_reconcile_cleanly():
 
 
 def test_journals_from_the_real_builder_reconcile_cleanly():
+    from ml_connector import mappings as mappings_module
     from ml_connector.core import journal as journal_module
-    from ml_connector.core import mapping as mapping_module
     from ml_connector.settings import include_dir
 
-    mapping = mapping_module.Mapping.load(include_dir() / "mappings" / f"{PAIR}.yaml")
+    mapping = mappings_module.load_mapping(include_dir() / "mappings" / f"{PAIR}.yaml")
     world = World()
     world.orders = [
         order(

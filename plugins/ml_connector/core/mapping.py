@@ -4,6 +4,9 @@ One YAML file per pair (``include/mappings/<pair>.yaml``), validated completely 
 the ERP's field names and lengths, so that a bad file fails with every problem listed at once
 instead of one journal at a time in the ERP. Lookups are cached: the transform step resolves the
 same few (role, sku, category...) combinations hundreds of thousands of times.
+
+Pure: ``Mapping.parse`` takes the file's bytes and the ERPs' field schemas (each ERP folder
+describes its own, ``ml_connector.systems``); reading the file is ``ml_connector.mappings``'s job.
 """
 
 from __future__ import annotations
@@ -13,55 +16,28 @@ import hashlib
 import re
 from collections.abc import Mapping as AbstractMapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from ml_connector.errors import ConfigError, NeedsMapping
-from ml_connector.settings import REPO_ROOT
 
 Dims = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
 class ErpSchema:
-    """The dimension fields an ERP accepts on journal lines and headers, with their maximum lengths."""
+    """The dimension fields an ERP accepts on journal lines and headers, with their maximum lengths.
+
+    Declared by each ERP's descriptor, so a mapping is checked against the ERP it names.
+    """
 
     line_fields: dict[str, int]
     line_required: tuple[str, ...]
     header_fields: dict[str, int]
     header_required: tuple[str, ...]
 
-
-ERP_SCHEMAS: dict[str, ErpSchema] = {
-    "peoplesoft": ErpSchema(
-        line_fields={
-            "ACCOUNT": 10, "DEPTID": 10, "OPERATING_UNIT": 8, "PRODUCT": 6, "FUND_CODE": 5,
-            "CLASS_FLD": 5, "PROGRAM_CODE": 5, "PROJECT_ID": 15,
-            "CHARTFIELD1": 10, "CHARTFIELD2": 10, "CHARTFIELD3": 10,
-        },
-        line_required=("ACCOUNT",),
-        header_fields={"BUSINESS_UNIT": 5, "LEDGER_GROUP": 10, "LEDGER": 10, "SOURCE": 3, "RT_TYPE": 5},
-        header_required=("BUSINESS_UNIT", "LEDGER"),
-    ),
-    "fusion": ErpSchema(
-        line_fields={f"SEGMENT{n}": 25 for n in range(1, 31)},
-        line_required=("SEGMENT1", "SEGMENT2", "SEGMENT3"),
-        header_fields={
-            "LEDGER_NAME": 30, "USER_JE_SOURCE_NAME": 25, "USER_JE_CATEGORY_NAME": 25,
-            "CURRENCY_CONVERSION_TYPE": 30,
-        },
-        header_required=("LEDGER_NAME", "USER_JE_SOURCE_NAME", "USER_JE_CATEGORY_NAME"),
-    ),
-    "jde": ErpSchema(
-        line_fields={"BUSINESS_UNIT": 12, "OBJECT": 6, "SUBSIDIARY": 8},
-        line_required=("BUSINESS_UNIT", "OBJECT"),
-        header_fields={"COMPANY": 5, "DOCUMENT_TYPE": 2, "LEDGER_TYPE": 2},
-        header_required=("COMPANY", "DOCUMENT_TYPE"),
-    ),
-}  # fmt: skip
 
 # Selectors each role may use, in precedence order (first match wins).
 ROLE_SELECTORS: dict[str, tuple[str, ...]] = {
@@ -128,15 +104,6 @@ class RoleRule:
         return found
 
 
-def display_path(path: Path | str) -> str:
-    """Path as an operator would type it: relative to the repository when inside it."""
-    resolved = Path(path).resolve()
-    try:
-        return str(resolved.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that records duplicate keys (PyYAML silently keeps the last one)."""
 
@@ -192,7 +159,7 @@ class _Validator:
 
 
 class Mapping:
-    """A validated pair mapping. Build with ``Mapping.load(path)`` (or ``Mapping.parse``)."""
+    """A validated pair mapping. Build with ``Mapping.parse`` (``ml_connector.mappings.load_mapping`` reads a file)."""
 
     def __init__(
         self,
@@ -231,18 +198,18 @@ class Mapping:
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: Path | str) -> Mapping:
-        """Read and validate a mapping file; raises ``MappingErrors`` listing every problem."""
-        source = display_path(path)
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise MappingErrors([ConfigError(source, "(file)", "a readable mapping file", exc.strerror)]) from exc
-        return cls.parse(data, source=source, expected_pair=Path(path).stem)
+    def parse(
+        cls,
+        data: bytes,
+        *,
+        source: str,
+        schemas: AbstractMapping[str, ErpSchema],
+        expected_pair: str | None = None,
+    ) -> Mapping:
+        """Validate mapping YAML ``data`` against ``schemas`` (ERP name -> its field schema).
 
-    @classmethod
-    def parse(cls, data: bytes, *, source: str, expected_pair: str | None = None) -> Mapping:
-        """Validate mapping YAML ``data``; ``source`` names the file in error messages."""
+        ``source`` names the file in error messages; ``erp:`` must name one of ``schemas``.
+        """
         check = _Validator(source)
         loader = _StrictLoader(data.decode("utf-8", errors="replace"))
         try:
@@ -266,7 +233,7 @@ class Mapping:
             check.error("pair", "the pair name as a string", pair)
         elif expected_pair is not None and pair != expected_pair:
             check.error("pair", f"{expected_pair!r} (the file name)", pair)
-        erp = check.choice(doc, "erp", tuple(ERP_SCHEMAS))
+        erp = check.choice(doc, "erp", tuple(sorted(schemas)))
         posting_date = check.choice(doc, "posting_date", POSTING_DATE_POLICIES)
         base_currency = doc.get("base_currency")
         if not isinstance(base_currency, str) or not _CURRENCY_RE.fullmatch(base_currency):
@@ -280,7 +247,7 @@ class Mapping:
         header: dict[str, str] = {}
         roles: dict[str, RoleRule] = {}
         if erp is not None:
-            schema = ERP_SCHEMAS[erp]
+            schema = schemas[erp]
             header = check.dims(doc.get("header"), "header", schema.header_fields, f"{erp} header")
             header_raw = doc.get("header")
             for name in schema.header_required:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ml_connector.audit import AuditSink
 from ml_connector.core.mapping import Mapping
 from ml_connector.core.model import Customer, Journal
 from ml_connector.core.reconcile import ErpLine
+from ml_connector.systems import system
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,7 @@ class ErpAdapter(Protocol):
     def read_back(self, hook: Any, mapping: Mapping, date_from: dt.date, date_to: dt.date) -> list[ErpLine]: ...
 
 
-_ADAPTERS = {"peoplesoft": "ml_connector.erps.peoplesoft.adapter:ADAPTER"}
-
-
-def erp_adapter(kind: str) -> ErpAdapter:
-    try:
-        module, attr = _ADAPTERS[kind].split(":")
-    except KeyError:
-        raise ValueError(f"unknown ERP type {kind!r}; known: {sorted(_ADAPTERS)}") from None
-    return getattr(importlib.import_module(module), attr)
+def erp_adapter(name: str) -> ErpAdapter:
+    """The adapter of ERP ``name``; ``UnknownSystem`` lists the known ones, ``SystemUnavailable``
+    says when the ERP is described but has no adapter yet."""
+    return cast(ErpAdapter, system(name, "erp").adapter())

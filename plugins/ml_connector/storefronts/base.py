@@ -1,20 +1,20 @@
 """What the pipeline needs from any storefront: one small adapter per platform.
 
-The pipeline never imports a platform module directly; it asks the registry for the
-adapter of the configured ``storefront.type``. Adding a storefront is one adapter, not a
-new pipeline.
+The pipeline never imports a platform module directly; it asks the system registry
+(``ml_connector.systems``) for the adapter of the configured ``storefront.type``. Adding a
+storefront is one folder that describes itself, not a new pipeline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ml_connector.audit import AuditSink
 from ml_connector.core.model import Customer, Order, Refund
+from ml_connector.systems import system
 
 # (source id, raw payload as JSON-able dict, when the source last modified it)
 RawRecord = tuple[str, dict[str, Any], dt.datetime | None]
@@ -67,12 +67,6 @@ class StorefrontAdapter(Protocol):
     def ensure_webhooks(self, hook: Any, destination: str, scopes: tuple[str, ...], header_name: str) -> list[str]: ...
 
 
-_ADAPTERS = {"bigcommerce": "ml_connector.storefronts.bigcommerce.adapter:ADAPTER"}
-
-
-def storefront_adapter(kind: str) -> StorefrontAdapter:
-    try:
-        module, attr = _ADAPTERS[kind].split(":")
-    except KeyError:
-        raise ValueError(f"unknown storefront type {kind!r}; known: {sorted(_ADAPTERS)}") from None
-    return getattr(importlib.import_module(module), attr)
+def storefront_adapter(name: str) -> StorefrontAdapter:
+    """The adapter of storefront ``name``; ``UnknownSystem`` (a ``ValueError``) lists the known ones."""
+    return cast(StorefrontAdapter, system(name, "storefront").adapter())

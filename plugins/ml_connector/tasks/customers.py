@@ -13,6 +13,7 @@ from typing import Any
 from ml_connector.audit import correlate
 from ml_connector.errors import AuthenticationError, ConnectorError, NormalisationError, ValidationRejected
 from ml_connector.state.records import RecordMark
+from ml_connector.systems import Capability
 from ml_connector.tasks.runtime import Params, Runtime
 
 log = logging.getLogger("ml_connector.customers")
@@ -27,6 +28,9 @@ class CustomersFailed(ConnectorError):
 def run_customers(rt: Runtime, params: Params) -> dict[str, Any]:
     if params.dry_run:
         return {"dry_run": True}
+    lacking = rt.lacking(Capability.CUSTOMERS)
+    if lacking:
+        return {"skipped": f"no customer sync: {' and '.join(lacking)} cannot take part (no customers capability)"}
     system = rt.storefront.system
     rows = list(rt.store.records(system, "customer", statuses=STATUSES, store=rt.store_id, pair=rt.pair))
     counts: Counter[str] = Counter()

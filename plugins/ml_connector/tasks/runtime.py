@@ -15,9 +15,11 @@ from typing import Any
 from ml_connector.config import PipelineConfig
 from ml_connector.core.mapping import Mapping
 from ml_connector.erps.base import ErpAdapter, erp_adapter
+from ml_connector.mappings import load_mapping
 from ml_connector.state.db import get_engine, migrate, state_url
 from ml_connector.state.store import StateAudit, StateStore
 from ml_connector.storefronts.base import StorefrontAdapter, storefront_adapter
+from ml_connector.systems import Capability, system
 
 log = logging.getLogger("ml_connector")
 
@@ -99,7 +101,7 @@ class Runtime:
     @functools.cached_property
     def mapping(self) -> Mapping:
         """The pair's mapping, its posting days in the store's zone when the connection names one."""
-        mapping = Mapping.load(self.config.mapping_path)
+        mapping = load_mapping(self.config.mapping_path)
         zone = self.storefront.store_timezone(self.config.storefront.conn_id)
         return mapping.in_timezone(zone) if zone else mapping
 
@@ -115,6 +117,11 @@ class Runtime:
     @functools.cached_property
     def erp(self) -> ErpAdapter:
         return erp_adapter(self.config.erp.type)
+
+    def lacking(self, capability: Capability) -> list[str]:
+        """The pair's systems (``"erp fusion"``) whose descriptor lacks ``capability``; empty = both have it."""
+        ends = (("storefront", self.config.storefront.type), ("erp", self.config.erp.type))
+        return [f"{kind} {name}" for kind, name in ends if not system(name, kind).can(capability)]
 
     @property
     def audit(self) -> StateAudit:

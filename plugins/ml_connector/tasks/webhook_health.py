@@ -61,7 +61,8 @@ def run_webhook_health(rt: Runtime, *, dry_run: bool = False) -> dict[str, Any]:
         return {"skipped": "no destination configured"}
     hook = rt.storefront_hook()
     target = _DryRunHook(hook) if dry_run else hook
-    changes = rt.storefront.ensure_webhooks(target, cfg.destination, cfg.scopes, cfg.header_name)
+    wanted = rt.config.webhook_registration
+    changes = rt.storefront.ensure_webhooks(target, cfg.destination, wanted.scopes, wanted.header_name)
     rt.close()
     verb = "dry run, would" if dry_run else "webhook repair:"
     for change in changes:

@@ -4,9 +4,9 @@ Buffers are plain dicts keyed by CI field names, the shape zeep takes as keyword
 the shape ``hook.plain()`` returns for a Get response, so the same normalisation compares what we
 would send with what PeopleSoft holds.
 
-Lengths are checked here, before anything is sent: PeopleSoft would reject an over-long value
-with a (2,1) fault after a round trip, and truncating a key, account or ChartField would post to
-the wrong place. Only free-text descriptions (DESCR, LINE_DESCR, NAME1) are shortened.
+Lengths come from ``schema`` (the same the mapping check uses) and are checked here, before
+anything is sent: PeopleSoft would reject an over-long value with a (2,1) fault after a round
+trip, and truncating a key, account or ChartField would post to the wrong place. Only free-text descriptions (DESCR, LINE_DESCR, NAME1) are shortened.
 """
 
 from __future__ import annotations
@@ -19,44 +19,16 @@ from typing import Any
 
 from ml_connector.core.model import Address, Customer, Journal, JournalLine
 from ml_connector.erps.peoplesoft.regions import state_code
+from ml_connector.erps.peoplesoft.schema import (
+    ADDRESS_FIELDS,
+    CHARTFIELDS,
+    CUSTOMER_FIELDS,
+    HEADER_FIELDS,
+    JOURNAL_SCHEMA,
+    LINE_FIELDS,
+)
 from ml_connector.errors import NeedsMapping
 
-# Field lengths of the shared contract (JOURNAL_ENTRY_CI / CUSTOMER_CI; reference A3.2, A4).
-HEADER_FIELDS: dict[str, int] = {
-    "BUSINESS_UNIT": 5,
-    "JOURNAL_ID": 10,
-    "LEDGER_GROUP": 10,
-    "SOURCE": 3,
-    "DESCR": 30,
-    "REVERSAL_CD": 1,
-}
-CHARTFIELDS: dict[str, int] = {
-    "ACCOUNT": 10,
-    "DEPTID": 10,
-    "OPERATING_UNIT": 8,
-    "PRODUCT": 6,
-    "FUND_CODE": 5,
-    "CLASS_FLD": 5,
-    "PROGRAM_CODE": 5,
-    "PROJECT_ID": 15,
-    "CHARTFIELD1": 10,
-    "CHARTFIELD2": 10,
-    "CHARTFIELD3": 10,
-}
-LINE_FIELDS: dict[str, int] = {
-    "LEDGER": 10,
-    **CHARTFIELDS,
-    "CURRENCY_CD": 3,
-    "FOREIGN_CURRENCY": 3,
-    "RT_TYPE": 5,
-    "LINE_DESCR": 30,
-    "JRNL_LN_REF": 10,
-}
-CUSTOMER_FIELDS: dict[str, int] = {"SETID": 5, "CUST_ID": 15, "NAME1": 40, "CUST_STATUS": 1, "EMAILID": 70, "PHONE": 24}
-ADDRESS_FIELDS: dict[str, int] = {"ADDRESS1": 55, "ADDRESS2": 55, "CITY": 30, "STATE": 6, "POSTAL": 12, "COUNTRY": 3}
-
-# Header keys the mapping may set (journal.header); everything else there is a mapping error.
-HEADER_DIMS = frozenset({"BUSINESS_UNIT", "LEDGER_GROUP", "LEDGER", "SOURCE", "RT_TYPE"})
 AMOUNT_DIGITS = (26, 3)  # MONETARY_AMOUNT / FOREIGN_AMOUNT: decimal(26,3)
 RATE_DIGITS = (16, 8)  # RATE_MULT: decimal(16,8)
 REFERENCE_LENGTH = LINE_FIELDS["JRNL_LN_REF"]
@@ -137,15 +109,16 @@ def _journal_line(journal: Journal, header: dict[str, str], number: int, line: J
     unknown = sorted(set(dims) - set(CHARTFIELDS))
     if unknown:
         raise FieldRejected(where, unknown[0], dims[unknown[0]], f"is not a {'/'.join(CHARTFIELDS)} ChartField")
-    if not (dims.get("ACCOUNT") or "").strip():
-        raise FieldRejected(where, "ACCOUNT", dims.get("ACCOUNT"), f"is required (line role {line.role!r})")
+    for required in JOURNAL_SCHEMA.line_required:
+        if not (dims.get(required) or "").strip():
+            raise FieldRejected(where, required, dims.get(required), f"is required (line role {line.role!r})")
     out: dict[str, Any] = {"JOURNAL_LINE": number}
     _put(out, where, "LEDGER", header.get("LEDGER"), LINE_FIELDS["LEDGER"])
     for name in CHARTFIELDS:
         _put(out, where, name, dims.get(name), CHARTFIELDS[name])
-    _put(out, where, "CURRENCY_CD", journal.base_currency, 3)
+    _put(out, where, "CURRENCY_CD", journal.base_currency, LINE_FIELDS["CURRENCY_CD"])
     out["MONETARY_AMOUNT"] = _xsd_decimal(line.base_amount, where, "MONETARY_AMOUNT", AMOUNT_DIGITS)
-    _put(out, where, "FOREIGN_CURRENCY", line.currency or journal.currency, 3)
+    _put(out, where, "FOREIGN_CURRENCY", line.currency or journal.currency, LINE_FIELDS["FOREIGN_CURRENCY"])
     out["FOREIGN_AMOUNT"] = _xsd_decimal(line.amount, where, "FOREIGN_AMOUNT", AMOUNT_DIGITS)
     _put(out, where, "RT_TYPE", header.get("RT_TYPE"), LINE_FIELDS["RT_TYPE"])
     out["RATE_MULT"] = _xsd_decimal(journal.fx_rate, where, "RATE_MULT", RATE_DIGITS, round_=True)
@@ -158,10 +131,11 @@ def journal_to_ci(journal: Journal, *, journal_id: str) -> dict[str, Any]:
     """The JOURNAL_ENTRY_CI Create buffer for ``journal`` (raises ``FieldRejected`` before any call)."""
     where = f"journal {journal.key or journal_id}"
     header = {k: (v or "").strip() for k, v in journal.header}
-    unknown = sorted(set(header) - HEADER_DIMS)
+    header_dims = JOURNAL_SCHEMA.header_fields
+    unknown = sorted(set(header) - set(header_dims))
     if unknown:
-        raise FieldRejected(where, unknown[0], header[unknown[0]], f"is not a header field ({', '.join(sorted(HEADER_DIMS))})")
-    for required in ("BUSINESS_UNIT", "LEDGER"):
+        raise FieldRejected(where, unknown[0], header[unknown[0]], f"is not a header field ({', '.join(sorted(header_dims))})")
+    for required in JOURNAL_SCHEMA.header_required:
         if not header.get(required):
             raise FieldRejected(where, required, header.get(required), "is required in the mapping's header")
     if not journal.lines:

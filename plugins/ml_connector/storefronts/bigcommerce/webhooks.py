@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 DEFAULT_SECRET_HEADER = "X-ML-Connector-Secret"  # noqa: S105 - a header name, not a secret
+# Orders (with their refunds and transactions) and shoppers: what the journal flow consumes.
+DEFAULT_SCOPES = ("store/order/*", "store/customer/*")
 SIGNATURE_HEADER = "webhook-signature"
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
