@@ -2,6 +2,11 @@
 
 Every secret is random per test so that finding one in a log line, an audit row or a report
 can only mean it leaked (no innocent coincidence with a fixed sandbox default).
+
+Each chaos run is a (seed, granularity) pair. The run's include/ is a copy of the shipped one
+with the pipeline's ``granularity`` set (``daily`` with ``daily_open_day: include``, so the
+live activity of today is summarised too) and the order fees split by name in the mapping
+(``fee_revenue.by_name``), so a fee refund must reach its own fee's account.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from ml_connector.http import RetryPolicy
 
 from sandbox.bigcommerce.server import BigCommerceSim
@@ -23,6 +29,9 @@ from tests.chaos.faults import WINDOW_MS
 from tests.pipeline.conftest import PAIR, ROOT, airflow_db, fast_retries, load_combinations  # noqa: F401 - fixtures
 
 DEFAULT_SEEDS = "1,2,3"
+GRANULARITIES = ("order", "daily")
+# The chaos mapping books one fee name on an account of its own (the shipped mapping has one account).
+FEE_ACCOUNTS = {"by_name": {"Insurance": {"ACCOUNT": "410410"}}, "default": {"ACCOUNT": "410400"}}
 ORDERS = 2000
 # Refunds are seeded on paid orders (about 87 % of them): this rate gives about 300 refunds.
 REFUND_RATE = 0.175
@@ -42,6 +51,22 @@ def chaos_seeds() -> list[int]:
         return [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
         raise pytest.UsageError(f"chaos seeds must be integers, got {raw!r}") from None
+
+
+def chaos_runs() -> list[tuple[int, str]]:
+    """(seed, granularity) pairs. By default (``make test``) ``alternate``: the first seed in ``order``,
+    the second in ``daily``, the third in ``order`` (about 8 minutes); ``make chaos`` sets ``both``,
+    every seed in both granularities (about 15 minutes for seeds 1, 2 and 3 when measured);
+    ``ML_CONNECTOR_CHAOS_GRANULARITY=order|daily`` runs only one."""
+    wanted = os.environ.get("ML_CONNECTOR_CHAOS_GRANULARITY", "alternate").strip().lower() or "alternate"
+    if wanted not in ("both", "alternate", *GRANULARITIES):
+        raise pytest.UsageError(f"ML_CONNECTOR_CHAOS_GRANULARITY must be order, daily, both or alternate, got {wanted!r}")
+    seeds = chaos_seeds()
+    if wanted == "both":
+        return [(seed, granularity) for seed in seeds for granularity in GRANULARITIES]
+    if wanted == "alternate":
+        return [(seed, GRANULARITIES[index % 2]) for index, seed in enumerate(seeds)]
+    return [(seed, wanted) for seed in seeds]
 
 
 def _secret(label: str) -> str:
@@ -78,6 +103,7 @@ class Secrets:
 @dataclass
 class ChaosSandbox:
     seed: int
+    granularity: str
     bc: BigCommerceSim
     ps: PeopleSoftSim
     secrets: Secrets
@@ -143,10 +169,26 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RetryPolicy, "backoff", scaled)
 
 
-@pytest.fixture(params=chaos_seeds(), ids=lambda seed: f"seed{seed}")
+def configure_include(include: Path, granularity: str) -> Path:
+    """The run's copy of include/: granularity in the pipeline, fees by name in the mapping."""
+    pipeline_path = include / "pipelines" / f"{PAIR}.yaml"
+    cfg = yaml.safe_load(pipeline_path.read_text())
+    cfg["granularity"] = granularity
+    if granularity == "daily":
+        cfg["daily_open_day"] = "include"
+    pipeline_path.write_text(yaml.safe_dump(cfg))
+    mapping_path = include / "mappings" / f"{PAIR}.yaml"
+    mapping = yaml.safe_load(mapping_path.read_text())
+    mapping["roles"]["fee_revenue"] = FEE_ACCOUNTS
+    mapping_path.write_text(yaml.safe_dump(mapping, sort_keys=False))
+    return mapping_path
+
+
+@pytest.fixture(params=chaos_runs(), ids=lambda run: f"seed{run[0]}-{run[1]}")
 def chaos(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fast_retries: Path,  # noqa: F811
           fast_backoff: None) -> Iterator[ChaosSandbox]:
-    seed = int(request.param)
+    seed, granularity = int(request.param[0]), str(request.param[1])
+    mapping_path = configure_include(fast_retries, granularity)
     creds = Secrets()
     bc = BigCommerceSim(port=0, seed=seed, orders=ORDERS, refund_rate=REFUND_RATE, quota=1_000_000,
                         window_ms=WINDOW_MS, access_token=creds.bc_access_token, client_secret=creds.bc_client_secret,
@@ -156,8 +198,8 @@ def chaos(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_p
     _record_issued_tokens(ps, creds.issued_tokens)
     bc.start()
     ps.start()
-    load_combinations(ps, ROOT / "include" / "mappings" / f"{PAIR}.yaml")
-    sandbox = ChaosSandbox(seed, bc, ps, creds, tmp_path / "reports")
+    load_combinations(ps, mapping_path)
+    sandbox = ChaosSandbox(seed, granularity, bc, ps, creds, tmp_path / "reports")
     sandbox.apply_connections(monkeypatch)
     monkeypatch.setenv("ML_CONNECTOR_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
     monkeypatch.setenv("ML_CONNECTOR_REPORTS_URL", sandbox.reports.as_uri())
